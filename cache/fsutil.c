@@ -1,0 +1,113 @@
+/*
+ * File-system helpers: complete writes, directory fsync and atomic replacement, the
+ * building blocks of "write to tmp, fsync, rename, fsync the directory".
+ */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int uc_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int uc_fsync_dirfd(int dirfd)
+{
+    return fsync(dirfd) ? -errno : 0;
+}
+
+int uc_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = uc_fsync_dirfd(fd);
+    close(fd);
+    return rc;
+}
+
+int uc_mkdir_at(int dirfd, const char *name, mode_t mode)
+{
+    if (mkdirat(dirfd, name, mode) == 0 || errno == EEXIST)
+        return 0;
+    return -errno;
+}
+
+int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    int rc = uc_write_all(fd, data, len);
+    if (!rc && fchmod(fd, mode))
+        rc = -errno;
+    if (!rc && fsync(fd))
+        rc = -errno;
+    if (close(fd) && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path))
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    snprintf(dir, sizeof(dir), "%s", path);
+    return uc_fsync_path(dirname(dir));
+}
+
+int uc_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st = {0};
+    if (fstat(fd, &st) || (size_t)st.st_size > max) {
+        int rc = (size_t)st.st_size > max ? -EFBIG : -errno;
+        close(fd);
+        return rc;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    int rc = buf ? 0 : -ENOMEM;
+    while (!rc && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = n < 0 ? -errno : -EIO;
+        else
+            got += (size_t)n;
+    }
+    close(fd);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[got] = 0;
+    *out = buf;
+    *out_len = got;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * Small file-system helpers for the crash-safe publish path.
+ */
+#ifndef UC_FSUTIL_H
+#define UC_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* write() until all of buf is written; returns 0 or -errno. */
+int uc_write_all(int fd, const void *buf, size_t len);
+/* fsync a directory by fd or by path; returns 0 or -errno. */
+int uc_fsync_dirfd(int dirfd);
+int uc_fsync_path(const char *path);
+/* mkdir that accepts an existing directory; returns 0 or -errno. */
+int uc_mkdir_at(int dirfd, const char *name, mode_t mode);
+/*
+ * Replace path with data atomically: write a temporary sibling, fsync, rename, fsync
+ * the directory. mode applies to the new file. Returns 0 or -errno.
+ */
+int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Read a whole (small) file into a malloc'd NUL-terminated buffer; max bounds it. */
+int uc_read_file(const char *path, size_t max, char **out, size_t *out_len);
+
+#endif

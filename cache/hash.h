@@ -1,0 +1,57 @@
+/*
+ * One-pass digests: SHA-1 (the WSUS content name), SHA-256 (the signed digest) and
+ * XXH3-128 (the fast re-check of `verify --fast`) computed over the same bytes in one
+ * read, using OpenSSL's EVP digests (SHA-NI where the CPU has it) and xxHash.
+ */
+#ifndef UC_HASH_H
+#define UC_HASH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UC_SHA1_LEN 20
+#define UC_SHA256_LEN 32
+#define UC_XXH128_LEN 16
+/* Bytes hashed per step: small enough that the three passes over a chunk hit L2. */
+#define UC_HASH_CHUNK (256 * 1024)
+
+struct uc_digest {
+    uint64_t size;
+    uint8_t sha1[UC_SHA1_LEN];
+    uint8_t sha256[UC_SHA256_LEN];
+    uint8_t xxh128[UC_XXH128_LEN]; /* canonical (big-endian) XXH128 form, as xxhsum prints */
+};
+
+enum uc_hash_what {
+    UC_HASH_ALL = 0,      /* SHA-1 + SHA-256 + XXH3-128 */
+    UC_HASH_XXH_ONLY = 1, /* XXH3-128 only: the memory-speed check */
+};
+
+struct uc_hasher {
+    void *sha1;   /* EVP_MD_CTX *, NULL with UC_HASH_XXH_ONLY */
+    void *sha256; /* EVP_MD_CTX * */
+    void *xxh;    /* XXH3_state_t * */
+    uint64_t size;
+};
+
+/* Start a digest. Returns 0, -ENOMEM or UC_ECRYPTO. Free with uc_hasher_free(). */
+int uc_hasher_init(struct uc_hasher *h, enum uc_hash_what what);
+void uc_hasher_update(struct uc_hasher *h, const void *data, size_t len);
+/* Finish into out (fields not computed are zeroed); the hasher may be init'ed again. */
+int uc_hasher_final(struct uc_hasher *h, struct uc_digest *out);
+void uc_hasher_free(struct uc_hasher *h);
+
+/* Digest a memory buffer. */
+int uc_hash_buf(const void *data, size_t len, struct uc_digest *out);
+
+/*
+ * Digest an open file from its current offset to EOF. progress, if non-NULL, is
+ * advanced by every chunk read (other threads may read it for a progress bar).
+ * Returns 0 or -errno.
+ */
+int uc_hash_fd(int fd, enum uc_hash_what what, struct uc_digest *out,
+               _Atomic uint64_t *progress);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * The LMDB index of a store (SPEC §4). Named databases:
+ *
+ *   meta     "schema" -> u32, "last_seq" -> u64, "sync_anchor" -> u64
+ *   files    SHA-1 (20 bytes) -> file record (size, SHA-256, XXH3-128, suffix,
+ *            ingest time, last access, state)
+ *   updates  update id (36-byte UUID) -> seq u64 | revision u64 | envelope bytes
+ *   changes  seq (u64 big-endian, so keys sort in order) -> update id
+ *
+ * Tools write it while the daemon reads it from another process: LMDB's MVCC gives
+ * readers a consistent snapshot without locks. Integers in values are little-endian.
+ * The schema version guards against an older build misreading a newer layout.
+ */
+#ifndef UC_INDEX_H
+#define UC_INDEX_H
+
+#include "hash.h"
+#include "meta.h"
+#include "uc.h"
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UC_INDEX_SCHEMA 1
+
+enum uc_file_state {
+    UC_FILE_PRESENT = 1,     /* whole, verified, under Content/: served */
+    UC_FILE_PENDING = 2,     /* expected but not (yet) published: fetch or re-run ingest */
+    UC_FILE_QUARANTINED = 3, /* failed verification; bytes moved to quarantine/ */
+};
+
+struct uc_file_rec {
+    uint8_t sha1[UC_SHA1_LEN];
+    uint64_t size;
+    uint8_t sha256[UC_SHA256_LEN];
+    uint8_t xxh128[UC_XXH128_LEN];
+    char suffix[UC_SUFFIX_MAX];
+    int64_t ingest_time; /* unix seconds: Last-Modified of the content */
+    int64_t atime;       /* unix seconds of last use, for LRU eviction */
+    enum uc_file_state state;
+};
+
+struct uc_update_rec {
+    char id[UC_UUID_LEN + 1];
+    uint64_t seq;      /* position in the change log */
+    uint64_t revision;
+    const char *envelope; /* borrowed from the txn: valid until it ends */
+    size_t envelope_len;
+};
+
+struct uc_index;
+
+/*
+ * Open (creating with the current schema when writable and empty) the environment in
+ * dir. Read-only opens never create. Returns 0, UC_ESCHEMA (newer schema: eb says which),
+ * UC_EINDEX or -errno.
+ */
+int uc_index_open(const char *dir, bool readonly, struct uc_index **out, struct uc_errbuf *eb);
+void uc_index_close(struct uc_index *ix);
+
+/* Transactions: one writer at a time across processes; readers never block. */
+int uc_index_begin(struct uc_index *ix, bool write, MDB_txn **out);
+int uc_index_commit(MDB_txn *txn);
+void uc_index_abort(MDB_txn *txn);
+
+/* Files. get returns UC_ENOTFOUND when absent. */
+int uc_index_get_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
+                      struct uc_file_rec *out);
+int uc_index_put_file(struct uc_index *ix, MDB_txn *txn, const struct uc_file_rec *rec);
+int uc_index_del_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN]);
+/* Call fn for each file in SHA-1 order; a non-zero return from fn stops and is returned. */
+typedef int (*uc_index_file_cb)(void *ctx, const struct uc_file_rec *rec);
+int uc_index_each_file(struct uc_index *ix, MDB_txn *txn, uc_index_file_cb fn, void *ctx);
+
+/*
+ * Store an envelope under its update id and append it to the change log. A revision
+ * lower than or equal to the stored one is refused (UC_ESTALE; UC_EEXIST when the
+ * stored envelope is byte-identical). out_seq receives the new change sequence.
+ */
+int uc_index_put_update(struct uc_index *ix, MDB_txn *txn, const char *id, uint64_t revision,
+                        const char *envelope, size_t len, uint64_t *out_seq);
+int uc_index_get_update(struct uc_index *ix, MDB_txn *txn, const char *id,
+                        struct uc_update_rec *out);
+typedef int (*uc_index_update_cb)(void *ctx, const struct uc_update_rec *rec);
+/* Updates in change order with seq > since. */
+int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since,
+                         uc_index_update_cb fn, void *ctx);
+
+/* meta key/value helpers for u64 values; get returns UC_ENOTFOUND when absent. */
+int uc_index_get_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t *out);
+int uc_index_put_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t v);
+
+/* Map an LMDB return code onto the uc_err convention. */
+int uc_index_rc(int mdb_rc);
+
+#endif

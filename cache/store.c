@@ -1,0 +1,410 @@
+/*
+ * The store: layout, staging (copy + one-pass hash into tmp/), and the crash-safe
+ * publish order described in store.h.
+ */
+#include "store.h"
+#include "fsutil.h"
+#include "strparse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const parts[] = {"Content", "index", "tmp", "quarantine", "SelfUpdate"};
+
+static int open_dir(int at, const char *name)
+{
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+/* Make the layout; all 256 Content/XX folders up front so publish never creates one. */
+static int create_layout(int root_fd)
+{
+    for (size_t i = 0; i < UC_ARRAY_LEN(parts); i++) {
+        int rc = uc_mkdir_at(root_fd, parts[i], 0755);
+        if (rc)
+            return rc;
+    }
+    int cfd = open_dir(root_fd, "Content");
+    if (cfd < 0)
+        return cfd;
+    int rc = 0;
+    for (int i = 0; i < 256 && !rc; i++) {
+        char xx[3];
+        snprintf(xx, sizeof(xx), "%02X", i);
+        rc = uc_mkdir_at(cfd, xx, 0755);
+    }
+    if (!rc)
+        rc = uc_fsync_dirfd(cfd);
+    close(cfd);
+    return rc ? rc : uc_fsync_dirfd(root_fd);
+}
+
+int uc_store_open(const char *root, bool create, bool readonly, struct uc_store **out,
+                  struct uc_errbuf *eb)
+{
+    int rc;
+    if (create && !readonly && (rc = mkdir_p(root)))
+        return uc_errf(eb, rc, "%s: cannot create store directory: %s", root, uc_strerror(rc));
+    struct uc_store *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    st->root_fd = st->content_fd = st->tmp_fd = st->quarantine_fd = -1;
+    st->root = strdup(root);
+    st->min_free_pct = 5;
+    rc = st->root ? open_dir(AT_FDCWD, root) : -ENOMEM;
+    if (rc < 0) {
+        uc_errf(eb, rc, "%s: cannot open store: %s%s", root, uc_strerror(rc),
+                rc == -ENOENT ? " (no store here yet: run updcache add or import)" : "");
+        goto fail;
+    }
+    st->root_fd = rc;
+    if (create && !readonly && (rc = create_layout(st->root_fd))) {
+        uc_errf(eb, rc, "%s: cannot create store layout: %s", root, uc_strerror(rc));
+        goto fail;
+    }
+    int *fds[] = {&st->content_fd, &st->tmp_fd, &st->quarantine_fd};
+    const char *names[] = {"Content", "tmp", "quarantine"};
+    for (size_t i = 0; i < 3; i++) {
+        rc = open_dir(st->root_fd, names[i]);
+        if (rc < 0) {
+            uc_errf(eb, rc, "%s/%s: %s (is this an updcache store?)", root, names[i],
+                    uc_strerror(rc));
+            goto fail;
+        }
+        *fds[i] = rc;
+    }
+    char ixdir[PATH_MAX];
+    snprintf(ixdir, sizeof(ixdir), "%s/index", root);
+    rc = uc_index_open(ixdir, readonly, &st->ix, eb);
+    if (rc)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    uc_store_close(st);
+    return rc;
+}
+
+void uc_store_close(struct uc_store *st)
+{
+    if (!st)
+        return;
+    uc_index_close(st->ix);
+    int fds[] = {st->root_fd, st->content_fd, st->tmp_fd, st->quarantine_fd};
+    for (size_t i = 0; i < UC_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(st->root);
+    free(st);
+}
+
+void uc_store_content_name(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out,
+                           size_t len)
+{
+    char hex[2 * UC_SHA1_LEN + 1];
+    uc_hex_encode(sha1, UC_SHA1_LEN, hex, true);
+    snprintf(out, len, "%s/%s%s", hex + 2 * UC_SHA1_LEN - 2, hex, suffix);
+}
+
+int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb)
+{
+    struct statvfs vfs;
+    if (fstatvfs(st->root_fd, &vfs))
+        return uc_errf(eb, -errno, "%s: statvfs: %s", st->root, strerror(errno));
+    uint64_t total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    uint64_t floor = st->min_free_pct ? total / 100 * st->min_free_pct : st->min_free_bytes;
+    if (avail >= floor && avail - floor >= need)
+        return 0;
+    char a[32], f[32], n[32];
+    return uc_errf(eb, -ENOSPC,
+                   "%s: not enough free space: need %s, %s free, floor min_free = %s; free "
+                   "space on that file system or lower [store] min_free",
+                   st->root, uc_fmt_bytes(need, n, sizeof(n)), uc_fmt_bytes(avail, a, sizeof(a)),
+                   uc_fmt_bytes(floor, f, sizeof(f)));
+}
+
+static int copy_hash(int src, int dst, const char *label, const char *tmp_name,
+                     struct uc_digest *dg, _Atomic uint64_t *progress, struct uc_errbuf *eb)
+{
+    struct uc_hasher h;
+    int rc = uc_hasher_init(&h, UC_HASH_ALL);
+    if (rc)
+        return uc_errf(eb, rc, "%s: cannot start hashing: %s", label, uc_strerror(rc));
+    uint8_t *buf = aligned_alloc(4096, UC_HASH_CHUNK);
+    if (!buf) {
+        uc_hasher_free(&h);
+        return uc_errf(eb, -ENOMEM, "%s: out of memory", label);
+    }
+    posix_fadvise(src, 0, 0, POSIX_FADV_SEQUENTIAL);
+    for (;;) {
+        ssize_t n = read(src, buf, UC_HASH_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = uc_errf(eb, -errno, "%s: read: %s", label, strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            rc = uc_hasher_final(&h, dg);
+            break;
+        }
+        /* Hash exactly the bytes that are written: the digest describes the tmp file. */
+        uc_hasher_update(&h, buf, (size_t)n);
+        rc = uc_write_all(dst, buf, (size_t)n);
+        if (rc) {
+            uc_errf(eb, rc, "%s: writing tmp/%s: %s%s", label, tmp_name, uc_strerror(rc),
+                    rc == -ENOSPC ? "; free space on the store's file system and re-run" : "");
+            break;
+        }
+        if (progress)
+            atomic_fetch_add_explicit(progress, (uint64_t)n, memory_order_relaxed);
+    }
+    free(buf);
+    uc_hasher_free(&h);
+    return rc;
+}
+
+int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const char *suffix,
+                   struct uc_staged *out, _Atomic uint64_t *progress, struct uc_errbuf *eb)
+{
+    static _Atomic unsigned counter;
+    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    snprintf(out->suffix, sizeof(out->suffix), "%s", suffix);
+    snprintf(out->tmp_name, sizeof(out->tmp_name), "%d.%u.part", (int)getpid(),
+             atomic_fetch_add(&counter, 1));
+    int fd = openat(st->tmp_fd, out->tmp_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return uc_errf(eb, -errno, "%s/tmp/%s: %s", st->root, out->tmp_name, strerror(errno));
+    /* The lock tells gc this file belongs to a live process; it dies with the process. */
+    flock(fd, LOCK_EX);
+    int rc = copy_hash(src_fd, fd, label, out->tmp_name, &out->dg, progress, eb);
+    if (rc) {
+        unlinkat(st->tmp_fd, out->tmp_name, 0);
+        close(fd);
+        return rc;
+    }
+    out->fd = fd;
+    return 0;
+}
+
+int uc_store_sync_staged(struct uc_store *st, struct uc_staged *s, struct uc_errbuf *eb)
+{
+    if (fsync(s->fd) == 0)
+        return 0;
+    return uc_errf(eb, -errno, "%s/tmp/%s: fsync: %s", st->root, s->tmp_name, strerror(errno));
+}
+
+static void release(struct uc_staged *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+void uc_store_discard(struct uc_store *st, struct uc_staged *s)
+{
+    if (s->fd >= 0)
+        unlinkat(st->tmp_fd, s->tmp_name, 0);
+    release(s);
+}
+
+static int write_reason(struct uc_store *st, const char *qname, const char *reason)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/quarantine/%s.reason", st->root, qname);
+    char text[2048];
+    int n = snprintf(text, sizeof(text), "%s\n", reason);
+    return uc_write_file_atomic(path, text, (size_t)n < sizeof(text) ? (size_t)n : 0, 0644);
+}
+
+static void quarantine_name(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out,
+                            size_t len)
+{
+    char hex[2 * UC_SHA1_LEN + 1];
+    uc_hex_encode(sha1, UC_SHA1_LEN, hex, true);
+    snprintf(out, len, "%s%s.%lld.%d", hex, suffix, (long long)time(NULL), (int)getpid());
+}
+
+int uc_store_quarantine_staged(struct uc_store *st, struct uc_staged *s, const char *reason)
+{
+    char qname[128];
+    quarantine_name(s->dg.sha1, s->suffix, qname, sizeof(qname));
+    int rc = 0;
+    if (renameat(st->tmp_fd, s->tmp_name, st->quarantine_fd, qname))
+        rc = -errno;
+    if (!rc)
+        rc = write_reason(st, qname, reason);
+    if (rc)
+        unlinkat(st->tmp_fd, s->tmp_name, 0);
+    release(s);
+    return rc;
+}
+
+static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n, time_t now,
+                        struct uc_errbuf *eb)
+{
+    MDB_txn *txn;
+    int rc = uc_index_begin(st->ix, true, &txn);
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct uc_file_rec rec;
+        rc = uc_index_get_file(st->ix, txn, items[i].dg.sha1, &rec);
+        if (rc == 0 && rec.state == UC_FILE_PRESENT) {
+            items[i].duplicate = true;
+            continue;
+        }
+        if (rc && rc != UC_ENOTFOUND)
+            break;
+        memset(&rec, 0, sizeof(rec));
+        memcpy(rec.sha1, items[i].dg.sha1, UC_SHA1_LEN);
+        memcpy(rec.sha256, items[i].dg.sha256, UC_SHA256_LEN);
+        memcpy(rec.xxh128, items[i].dg.xxh128, UC_XXH128_LEN);
+        snprintf(rec.suffix, sizeof(rec.suffix), "%s", items[i].suffix);
+        rec.size = items[i].dg.size;
+        rec.ingest_time = rec.atime = now;
+        rec.state = UC_FILE_PENDING;
+        rc = uc_index_put_file(st->ix, txn, &rec);
+    }
+    if (!rc)
+        return uc_index_commit(txn) ? uc_errf(eb, UC_EINDEX, "%s/index: commit failed",
+                                              st->root)
+                                    : 0;
+    uc_index_abort(txn);
+    return uc_errf(eb, rc, "%s/index: recording pending files: %s", st->root, uc_strerror(rc));
+}
+
+static int move_into_content(struct uc_store *st, struct uc_staged *items, size_t n,
+                             struct uc_errbuf *eb)
+{
+    uint8_t touched[256] = {0};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (items[i].duplicate)
+            continue;
+        char name[96];
+        uc_store_content_name(items[i].dg.sha1, items[i].suffix, name, sizeof(name));
+        if (fchmod(items[i].fd, 0444) ||
+            renameat(st->tmp_fd, items[i].tmp_name, st->content_fd, name)) {
+            rc = uc_errf(eb, -errno, "%s/Content/%s: publishing: %s", st->root, name,
+                         strerror(errno));
+            break;
+        }
+        touched[items[i].dg.sha1[UC_SHA1_LEN - 1]] = 1;
+        release(&items[i]);
+    }
+    /* Make the renames durable before the index says PRESENT. */
+    for (int x = 0; x < 256; x++) {
+        if (!touched[x])
+            continue;
+        char xx[3];
+        snprintf(xx, sizeof(xx), "%02X", x);
+        int dfd = open_dir(st->content_fd, xx);
+        int frc = dfd < 0 ? dfd : uc_fsync_dirfd(dfd);
+        if (dfd >= 0)
+            close(dfd);
+        if (frc && !rc)
+            rc = uc_errf(eb, frc, "%s/Content/%s: fsync: %s", st->root, xx, uc_strerror(frc));
+    }
+    return rc;
+}
+
+static int mark_present(struct uc_store *st, struct uc_staged *items, size_t n, time_t now,
+                        const struct uc_publish_update *upd, uint64_t *out_seq,
+                        struct uc_errbuf *eb)
+{
+    MDB_txn *txn;
+    int rc = uc_index_begin(st->ix, true, &txn);
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct uc_file_rec rec;
+        rc = uc_index_get_file(st->ix, txn, items[i].dg.sha1, &rec);
+        if (rc || rec.state == UC_FILE_PRESENT)
+            continue;
+        rec.state = UC_FILE_PRESENT;
+        rec.ingest_time = rec.atime = now;
+        rc = uc_index_put_file(st->ix, txn, &rec);
+    }
+    if (!rc && upd)
+        rc = uc_index_put_update(st->ix, txn, upd->id, upd->revision, upd->envelope, upd->len,
+                                 out_seq);
+    if (rc == UC_EEXIST)
+        rc = 0;
+    if (rc) {
+        uc_index_abort(txn);
+        return uc_errf(eb, rc, "%s/index: %s%s", st->root, uc_strerror(rc),
+                       rc == UC_ESTALE ? " (an update with this id and a revision at least as "
+                                         "high is stored; raise --revision)"
+                                       : "");
+    }
+    rc = uc_index_commit(txn);
+    return rc ? uc_errf(eb, rc, "%s/index: commit: %s", st->root, uc_strerror(rc)) : 0;
+}
+
+int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
+                     const struct uc_publish_update *upd, uint64_t *out_seq,
+                     struct uc_errbuf *eb)
+{
+    time_t now = time(NULL);
+    int rc = mark_pending(st, items, n, now, eb);
+    if (!rc)
+        rc = move_into_content(st, items, n, eb);
+    if (!rc)
+        rc = mark_present(st, items, n, now, upd, out_seq, eb);
+    for (size_t i = 0; i < n; i++)
+        uc_store_discard(st, &items[i]);
+    return rc;
+}
+
+int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec *rec,
+                                  const char *reason, struct uc_errbuf *eb)
+{
+    char name[96], qname[128];
+    uc_store_content_name(rec->sha1, rec->suffix, name, sizeof(name));
+    quarantine_name(rec->sha1, rec->suffix, qname, sizeof(qname));
+    int rc = 0;
+    if (renameat(st->content_fd, name, st->quarantine_fd, qname) == 0)
+        rc = write_reason(st, qname, reason);
+    else if (errno != ENOENT)
+        rc = -errno;
+    if (!rc)
+        rc = uc_fsync_dirfd(st->quarantine_fd);
+    if (rc)
+        return uc_errf(eb, rc, "%s/Content/%s: quarantine: %s", st->root, name,
+                       uc_strerror(rc));
+    MDB_txn *txn;
+    struct uc_file_rec r = *rec;
+    r.state = UC_FILE_PENDING;
+    rc = uc_index_begin(st->ix, true, &txn);
+    if (!rc)
+        rc = uc_index_put_file(st->ix, txn, &r);
+    if (!rc)
+        return uc_index_commit(txn);
+    uc_index_abort(txn);
+    return uc_errf(eb, rc, "%s/index: marking %s pending: %s", st->root, name, uc_strerror(rc));
+}

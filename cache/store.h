@@ -1,0 +1,106 @@
+/*
+ * A store directory (SPEC §4):
+ *
+ *   Content/XX/<SHA1><suffix>  published files, mode 0444, XX = last two hex digits
+ *   index/                     the LMDB environment (index.h)
+ *   tmp/                       ingest in progress (same file system, so rename works)
+ *   quarantine/                files that failed verification, each with a .reason
+ *   SelfUpdate/                static files
+ *
+ * Publishing follows one order, so that a crash at any point leaves a store that
+ * verifies clean and a re-run completes:
+ *
+ *   1. stage: copy + hash into tmp/<name>.part, holding an flock on it (gc skips locked
+ *      files, so it never removes a live ingest's file)
+ *   2. fsync every staged file
+ *   3. caller verifies the digests against what it trusts (a signed record, a name)
+ *   4. index txn: record each new file as PENDING (durable intent)
+ *   5. rename into Content/, fsync the Content/XX directories
+ *   6. index txn: mark PRESENT, store the update envelope, commit
+ *
+ * A crash before 4 leaves only tmp/ leftovers (gc removes them). Between 4 and 6 the
+ * index says PENDING, so a file in Content/ is expected, not an orphan; the daemon
+ * serves only PRESENT files. A crash inside 6 is rolled back by LMDB.
+ */
+#ifndef UC_STORE_H
+#define UC_STORE_H
+
+#include "hash.h"
+#include "index.h"
+#include "meta.h"
+#include "uc.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct uc_store {
+    char *root;          /* owned */
+    int root_fd;         /* O_DIRECTORY fds of the store and its parts */
+    int content_fd, tmp_fd, quarantine_fd;
+    struct uc_index *ix;
+    uint64_t min_free_pct, min_free_bytes; /* free-space floor for ingest */
+};
+
+/*
+ * Open the store at root. With create, the layout (and all 256 Content/XX folders) is
+ * made on first use. readonly opens the index read-only and never creates.
+ */
+int uc_store_open(const char *root, bool create, bool readonly, struct uc_store **out,
+                  struct uc_errbuf *eb);
+void uc_store_close(struct uc_store *st);
+
+/* A file copied into tmp/ and hashed, not yet published. */
+struct uc_staged {
+    int fd;                     /* open on the tmp file, flock held; -1 when done */
+    char tmp_name[64];          /* name inside tmp/ */
+    struct uc_digest dg;        /* digests of exactly the bytes written */
+    char suffix[UC_SUFFIX_MAX]; /* content suffix to publish under */
+    bool duplicate;             /* already PRESENT in the index: nothing to rename */
+};
+
+/*
+ * Copy src_fd (from its offset to EOF) into tmp/, hashing the same bytes in one pass.
+ * label names the source in errors. progress, if set, advances per chunk. No fsync:
+ * see uc_store_sync_staged(). On error the tmp file is removed and eb says why.
+ */
+int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const char *suffix,
+                   struct uc_staged *out, _Atomic uint64_t *progress, struct uc_errbuf *eb);
+/* fsync a staged file. */
+int uc_store_sync_staged(struct uc_store *st, struct uc_staged *s, struct uc_errbuf *eb);
+/* Remove a staged file that will not be published. */
+void uc_store_discard(struct uc_store *st, struct uc_staged *s);
+/* Move a staged file to quarantine/ with a reason file. */
+int uc_store_quarantine_staged(struct uc_store *st, struct uc_staged *s, const char *reason);
+
+/* What the final index transaction of a publish also records (may be NULL). */
+struct uc_publish_update {
+    const char *id;
+    uint64_t revision;
+    const char *envelope;
+    size_t len;
+};
+
+/*
+ * Steps 4-6 above for n synced, verified staged files, and the update if given. Files
+ * already PRESENT are not replaced (their staged copy is discarded). Every staged file
+ * is consumed (fd closed) whether or not this succeeds.
+ */
+int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
+                     const struct uc_publish_update *upd, uint64_t *out_seq,
+                     struct uc_errbuf *eb);
+
+/*
+ * Check the free-space floor before writing need bytes: returns 0, or -ENOSPC with eb
+ * naming the store, what is free and the floor.
+ */
+int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb);
+
+/* Move a published file to quarantine/ with a reason and mark it PENDING. */
+int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec *rec,
+                                  const char *reason, struct uc_errbuf *eb);
+
+/* "XX/<SHA1><suffix>" relative to Content/. out must hold 80 bytes. */
+void uc_store_content_name(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out,
+                           size_t len);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Overflow-checked parsing of the value forms the config and CLI accept.
+ */
+#ifndef UC_STRPARSE_H
+#define UC_STRPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decimal unsigned integer, whole string, no sign. Returns 0 or -EINVAL/-ERANGE. */
+int uc_parse_u64(const char *s, uint64_t *out);
+
+/* Size with optional K, M, G, T suffix (powers of 1024), e.g. "64M". */
+int uc_parse_size(const char *s, uint64_t *out);
+
+/* Duration in seconds with optional s, m, h, d suffix; a bare number is seconds. */
+int uc_parse_duration(const char *s, uint64_t *out_seconds);
+
+/* "yes/no/true/false/on/off/1/0". */
+int uc_parse_bool(const char *s, bool *out);
+
+/* Lower-case hex encoding of n bytes into out (2n+1 bytes incl. NUL). */
+void uc_hex_encode(const uint8_t *in, size_t n, char *out, bool upper);
+
+/* Decode exactly 2n hex digits (either case) into n bytes. Returns 0 or -EINVAL. */
+int uc_hex_decode(const char *in, size_t hexlen, uint8_t *out, size_t n);
+
+/* Human-readable byte count ("1.5 GiB") into buf. Returns buf. */
+const char *uc_fmt_bytes(uint64_t n, char *buf, size_t len);
+
+#endif
