@@ -1,0 +1,147 @@
+/*
+ * The store: layout creation, staging with one-pass digests, the publish order
+ * (PENDING, rename, PRESENT), duplicates, quarantine of staged and published files.
+ */
+#include "store.h"
+#include "uc_test.h"
+
+#include <errno.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int stage_bytes(struct uc_store *st, const char *dir, const char *data, size_t len,
+                       struct uc_staged *out)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/src", dir);
+    uct_write_file(path, data, len);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    int rc = uc_store_stage(st, fd, path, ".cab", out, NULL, NULL);
+    close(fd);
+    return rc;
+}
+
+static size_t count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_store_publish_flow(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir(), root[PATH_MAX], p[PATH_MAX * 2];
+    snprintf(root, sizeof(root), "%s/store", dir);
+    struct uc_store *st;
+    struct uc_errbuf eb = {{0}};
+    assert_int_equal(uc_store_open(root, true, false, &st, &eb), 0);
+    snprintf(p, sizeof(p), "%s/Content", root);
+    assert_int_equal(count_entries(p), 256);
+
+    struct uc_staged s[2];
+    assert_int_equal(stage_bytes(st, dir, "abc", 3, &s[0]), 0);
+    assert_int_equal(s[0].dg.size, 3);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(count_entries(p), 1);
+    assert_int_equal(uc_store_sync_staged(st, &s[0], &eb), 0);
+    assert_int_equal(stage_bytes(st, dir, "", 0, &s[1]), 0);
+    assert_int_equal(uc_store_sync_staged(st, &s[1], &eb), 0);
+
+    struct uc_publish_update upd = {"aaaaaaaa-0000-4000-8000-000000000001", 1, "{}", 2};
+    uint64_t seq = 0;
+    assert_int_equal(uc_store_publish(st, s, 2, &upd, &seq, &eb), 0);
+    assert_int_equal(seq, 1);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(count_entries(p), 0);
+    snprintf(p, sizeof(p), "%s/Content/9D/A9993E364706816ABA3E25717850C26C9CD0D89D.cab", root);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0444);
+    assert_int_equal(sb.st_size, 3);
+
+    MDB_txn *txn;
+    struct uc_file_rec r;
+    assert_int_equal(uc_index_begin(st->ix, false, &txn), 0);
+    assert_int_equal(uc_index_get_file(st->ix, txn, s[0].dg.sha1, &r), 0);
+    assert_int_equal(r.state, UC_FILE_PRESENT);
+    assert_string_equal(r.suffix, ".cab");
+    assert_memory_equal(r.sha256, s[0].dg.sha256, UC_SHA256_LEN);
+    uc_index_abort(txn);
+
+    /* The same bytes again: a duplicate, nothing renamed, tmp cleaned. */
+    struct uc_staged again;
+    assert_int_equal(stage_bytes(st, dir, "abc", 3, &again), 0);
+    assert_int_equal(uc_store_publish(st, &again, 1, NULL, NULL, &eb), 0);
+    assert_true(again.duplicate);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(count_entries(p), 0);
+
+    /* Quarantine of a published file: moved with a reason, marked PENDING. */
+    assert_int_equal(uc_store_quarantine_published(st, &r, "test reason", &eb), 0);
+    snprintf(p, sizeof(p), "%s/Content/9D/A9993E364706816ABA3E25717850C26C9CD0D89D.cab", root);
+    assert_int_not_equal(stat(p, &sb), 0);
+    snprintf(p, sizeof(p), "%s/quarantine", root);
+    assert_int_equal(count_entries(p), 2); /* the file and its .reason */
+    assert_int_equal(uc_index_begin(st->ix, false, &txn), 0);
+    assert_int_equal(uc_index_get_file(st->ix, txn, s[0].dg.sha1, &r), 0);
+    assert_int_equal(r.state, UC_FILE_PENDING);
+    uc_index_abort(txn);
+    uc_store_close(st);
+    uct_rmrf(dir);
+}
+
+static void test_store_quarantine_staged_and_discard(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir(), root[PATH_MAX], p[PATH_MAX * 2];
+    snprintf(root, sizeof(root), "%s/store", dir);
+    struct uc_store *st;
+    assert_int_equal(uc_store_open(root, true, false, &st, NULL), 0);
+    struct uc_staged s;
+    assert_int_equal(stage_bytes(st, dir, "tampered", 8, &s), 0);
+    assert_int_equal(uc_store_quarantine_staged(st, &s, "SHA-256 mismatch"), 0);
+    assert_int_equal(s.fd, -1);
+    snprintf(p, sizeof(p), "%s/quarantine", root);
+    assert_int_equal(count_entries(p), 2);
+    assert_int_equal(stage_bytes(st, dir, "unused", 6, &s), 0);
+    uc_store_discard(st, &s);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(count_entries(p), 0);
+    uc_store_close(st);
+    uct_rmrf(dir);
+}
+
+static void test_store_space_floor(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir(), root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s/store", dir);
+    struct uc_store *st;
+    assert_int_equal(uc_store_open(root, true, false, &st, NULL), 0);
+    struct uc_errbuf eb = {{0}};
+    assert_int_equal(uc_store_check_space(st, 1, &eb), 0);
+    assert_int_equal(uc_store_check_space(st, UINT64_MAX / 2, &eb), -ENOSPC);
+    assert_non_null(strstr(eb.msg, "min_free"));
+    uc_store_close(st);
+    uct_rmrf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_publish_flow),
+        cmocka_unit_test(test_store_quarantine_staged_and_discard),
+        cmocka_unit_test(test_store_space_floor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
