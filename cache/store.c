@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +67,55 @@ static int create_layout(int root_fd)
     return rc ? rc : uc_fsync_dirfd(root_fd);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path) ? -errno : 0;
+}
+
+/*
+ * A new store is built whole in a sibling directory and renamed into place, so a crash
+ * during creation never leaves a half-made store (a layout without its index) behind.
+ */
+static int create_fresh(const char *root, struct uc_errbuf *eb)
+{
+    char tmp[PATH_MAX], parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", root);
+    char *pdir = dirname(parent);
+    int rc = mkdir_p(pdir);
+    if (rc)
+        return uc_errf(eb, rc, "%s: cannot create: %s", pdir, uc_strerror(rc));
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.creating.%d", root, (int)getpid()) >= sizeof(tmp))
+        return uc_errf(eb, -ENAMETOOLONG, "%s: path too long", root);
+    if (mkdir(tmp, 0755))
+        return uc_errf(eb, -errno, "%s: cannot create: %s", tmp, strerror(errno));
+    int fd = open_dir(AT_FDCWD, tmp);
+    rc = fd < 0 ? fd : create_layout(fd);
+    if (fd >= 0)
+        close(fd);
+    char ixdir[PATH_MAX + 8];
+    snprintf(ixdir, sizeof(ixdir), "%s/index", tmp);
+    struct uc_index *ix = NULL;
+    if (!rc)
+        rc = uc_index_open(ixdir, false, &ix, eb);
+    uc_index_close(ix);
+    /* Someone else may have created the store meanwhile: theirs stands, ours goes. */
+    if (!rc && rename(tmp, root) && errno != EEXIST && errno != ENOTEMPTY)
+        rc = uc_errf(eb, -errno, "%s: cannot create store: %s", root, strerror(errno));
+    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!rc)
+        rc = uc_fsync_path(pdir);
+    return rc;
+}
+
 int uc_store_open(const char *root, bool create, bool readonly, struct uc_store **out,
                   struct uc_errbuf *eb)
 {
     int rc;
-    if (create && !readonly && (rc = mkdir_p(root)))
-        return uc_errf(eb, rc, "%s: cannot create store directory: %s", root, uc_strerror(rc));
+    struct stat sb;
+    if (create && !readonly && stat(root, &sb) && errno == ENOENT &&
+        (rc = create_fresh(root, eb)))
+        return rc;
     struct uc_store *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
@@ -130,6 +175,28 @@ void uc_store_content_name(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, 
     char hex[2 * UC_SHA1_LEN + 1];
     uc_hex_encode(sha1, UC_SHA1_LEN, hex, true);
     snprintf(out, len, "%s/%s%s", hex + 2 * UC_SHA1_LEN - 2, hex, suffix);
+}
+
+bool uc_store_entry_expected(struct uc_store *st, const char *xx, const char *name)
+{
+    uint8_t sha1[UC_SHA1_LEN];
+    char suffix[UC_SUFFIX_MAX];
+    if (!uc_content_name_parse(xx, name, sha1, suffix))
+        return false;
+    MDB_txn *txn;
+    if (uc_index_begin(st->ix, false, &txn))
+        return true;
+    struct uc_file_rec rec;
+    int rc = uc_index_get_file(st->ix, txn, sha1, &rec);
+    uc_index_abort(txn);
+    if (rc == UC_ENOTFOUND)
+        return false;
+    if (rc)
+        return true;
+    char want[96], rel[600];
+    uc_store_content_name(rec.sha1, rec.suffix, want, sizeof(want));
+    snprintf(rel, sizeof(rel), "%s/%s", xx, name);
+    return rec.state != UC_FILE_QUARANTINED && !strcmp(want, rel);
 }
 
 int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb)

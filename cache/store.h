@@ -99,6 +99,15 @@ int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *e
 int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec *rec,
                                   const char *reason, struct uc_errbuf *eb);
 
+/*
+ * Does the index, in a fresh read transaction, expect the file Content/xx/name? True
+ * for a PRESENT or PENDING record under exactly that name. Callers that found a
+ * candidate orphan by comparing an older snapshot ask again here, because an ingest
+ * records a file as PENDING before it renames it into Content/. On an index error the
+ * answer is true (keep the file).
+ */
+bool uc_store_entry_expected(struct uc_store *st, const char *xx, const char *name);
+
 /* "XX/<SHA1><suffix>" relative to Content/. out must hold 80 bytes. */
 void uc_store_content_name(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out,
                            size_t len);

@@ -60,29 +60,6 @@ static void clean_tmp(struct gc_job *j)
         closedir(d);
 }
 
-/* Is rel (XX/NAME) what the index expects under Content/ right now? */
-static bool expected(struct gc_job *j, const char *xx, const char *name)
-{
-    uint8_t sha1[UC_SHA1_LEN];
-    char suffix[UC_SUFFIX_MAX];
-    if (!uc_content_name_parse(xx, name, sha1, suffix))
-        return false;
-    MDB_txn *txn;
-    if (uc_index_begin(j->st->ix, false, &txn))
-        return true; /* cannot tell: keep it */
-    struct uc_file_rec rec;
-    int rc = uc_index_get_file(j->st->ix, txn, sha1, &rec);
-    uc_index_abort(txn);
-    if (rc == UC_ENOTFOUND)
-        return false;
-    if (rc)
-        return true;
-    char want[96], rel[600];
-    uc_store_content_name(rec.sha1, rec.suffix, want, sizeof(want));
-    snprintf(rel, sizeof(rel), "%s/%s", xx, name);
-    return rec.state != UC_FILE_QUARANTINED && !strcmp(want, rel);
-}
-
 static void clean_orphans(struct gc_job *j)
 {
     for (int x = 0; x < 256; x++) {
@@ -97,7 +74,7 @@ static void clean_orphans(struct gc_job *j)
         }
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.' || expected(j, xx, e->d_name))
+            if (e->d_name[0] == '.' || uc_store_entry_expected(j->st, xx, e->d_name))
                 continue;
             struct stat sb;
             if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode))

@@ -184,6 +184,9 @@ static void scan_orphans(struct vf_job *j)
                 uc_store_content_name(it->rec.sha1, it->rec.suffix, want, sizeof(want));
             if (it && it->rec.state != UC_FILE_QUARANTINED && !strcmp(want, rel))
                 continue;
+            /* Not in our snapshot; an ingest running now may have published it since. */
+            if (uc_store_entry_expected(j->st, e->d_name, f->d_name))
+                continue;
             problem(j, "Content/%s: orphan: not in the index%s", rel,
                     j->repair ? "" : " (updcache gc removes it, verify --repair quarantines it)");
             if (j->repair)
