@@ -37,7 +37,8 @@ run_rc 0 "add" "$UC" add --config "$T/a/uc.conf" --key "$T/pub.key" --title "Dem
 ID=$(printf '%s\n' "$OUT" | head -1)
 check "add prints update id" has "$ID" '^[0-9a-f-]{36}$'
 sha1=$(sha1sum <"$T/big-express.cab" | cut -c1-40)
-check "add prints content path" has "$OUT" "Content/${sha1: -2}/${sha1^^}-express.cab"
+sha1=${sha1^^}
+check "add prints content path" has "$OUT" "Content/${sha1: -2}/$sha1-express.cab"
 check "add reports rates" has "$ERR" "4 files, $((4096 + 1 + 1024 * 1024 + 7)) bytes"
 run_rc 0 "ls" "$UC" ls --config "$T/a/uc.conf"
 check "ls shows update" has "$OUT" "$ID	r1	.*	Security Updates	Demo	4 files"

@@ -14,7 +14,7 @@ make_file "$S/tmp/999.2.part" 7000
 echo orphan >"$S/Content/12/1111111111111111111111111111111111111112.cab"
 # A live ingest: someone holds the lock on this one.
 make_file "$S/tmp/live.part" 100
-flock -o -x "$S/tmp/live.part" sleep 30 &
+flock -o -x "$S/tmp/live.part" sleep 20 >/dev/null 2>&1 </dev/null &
 holder=$!
 cleanup_hooks+=("kill $holder 2>/dev/null")
 for _ in $(seq 50); do
