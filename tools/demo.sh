@@ -8,11 +8,14 @@ bash tools/deps.sh
 bash tools/build.sh build
 UC=$PWD/build/tools/updcache
 D=$PWD/demo
+# A fresh demo store each run, so re-running shows the same result.
+rm -rf "$D/store"
 mkdir -p "$D/payloads"
 printf '[server]\nstore = store\n' >"$D/updcache.conf"
 [ -f "$D/publisher.key" ] || "$UC" keygen --out "$D/publisher.key"
 # Sample payloads of the kinds WSUS serves; sizes from empty to 32 MiB.
-gen() { openssl enc -aes-128-ctr -nosalt -pass "pass:$1" </dev/zero 2>/dev/null | head -c "$2" >"$D/payloads/$1"; }
+# (process substitution: openssl ends on SIGPIPE, which pipefail would count as failure)
+gen() { head -c "$2" < <(openssl enc -aes-128-ctr -nosalt -pass "pass:$1" </dev/zero 2>/dev/null) >"$D/payloads/$1"; }
 gen windows11-kb5034441-x64.cab $((32 * 1024 * 1024))
 gen windows11-kb5034441-x64.psf $((3 * 1024 * 1024 + 7))
 gen windows11-kb5034441-x64-express.cab 65536
