@@ -8,10 +8,10 @@
 #include "strparse.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <ini.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,15 +73,13 @@ struct load_ctx {
     char dir[PATH_MAX];
     FILE *f;
     int line;
-    bool partial;           /* the reader returned part of a long line */
+    bool partial; /* the reader returned part of a long line */
     int seen_line[UC_ARRAY_LEN(keys)];
-    const char *last_key;   /* for multi-line list continuation */
     int nerr;
     struct uc_errbuf *eb;
 };
 
-__attribute__((format(printf, 2, 3))) static void add_err(struct load_ctx *c, const char *fmt,
-                                                          ...)
+__attribute__((format(printf, 2, 3))) static void add_err(struct load_ctx *c, const char *fmt, ...)
 {
     c->nerr++;
     if (!c->eb)
@@ -118,8 +116,10 @@ static char *read_line(char *str, int num, void *stream)
     bool was_partial = c->partial;
     c->partial = n > 0 && s[n - 1] != '\n' && !feof(c->f);
     if (c->partial && !was_partial)
-        add_err(c, "%s:%d: line longer than %d characters; split a long list over several "
-                   "indented lines", c->file, c->line, num - 2);
+        add_err(c,
+                "%s:%d: line longer than %d characters; split a long list over several "
+                "indented lines",
+                c->file, c->line, num - 2);
     const char *p = s;
     while (*p == ' ' || *p == '\t')
         p++;
@@ -133,8 +133,10 @@ static char *read_line(char *str, int num, void *stream)
             memcpy(name, p + 1, len);
             name[len] = 0;
             if (!section_known(name))
-                add_err(c, "%s:%d: unknown section [%s] (known: server, tls, upstream, auth, "
-                           "store)", c->file, c->line, name);
+                add_err(c,
+                        "%s:%d: unknown section [%s] (known: server, tls, upstream, auth, "
+                        "store)",
+                        c->file, c->line, name);
         }
     }
     return s;
@@ -279,8 +281,8 @@ static int handler(void *user, const char *section, const char *name, const char
         c->seen_line[i] = c->line;
         int rc = set_value(c, k, value);
         if (rc == -EINVAL || rc == -ERANGE)
-            add_err(c, "%s:%d: [%s] %s: bad value '%s', expected %s", c->file, c->line,
-                    section, name, value, kind_hint(k->kind));
+            add_err(c, "%s:%d: [%s] %s: bad value '%s', expected %s", c->file, c->line, section,
+                    name, value, kind_hint(k->kind));
         else if (rc)
             add_err(c, "%s:%d: [%s] %s: %s", c->file, c->line, section, name, strerror(-rc));
         return 1;
@@ -309,16 +311,20 @@ static void check_rules(struct load_ctx *c)
     if (!line_of(c, "https_port"))
         return;
     if (cfg->https_port < 2) {
-        add_err(c, "%s:%d: [server] https_port: %d has no paired plain port (443 -> 80, N -> "
-                   "N-1)", c->file, line_of(c, "https_port"), cfg->https_port);
+        add_err(c,
+                "%s:%d: [server] https_port: %d has no paired plain port (443 -> 80, N -> "
+                "N-1)",
+                c->file, line_of(c, "https_port"), cfg->https_port);
         return;
     }
     int derived = uc_config_paired_http_port(cfg->https_port);
     if (line_of(c, "http_port") && cfg->http_port != derived)
-        add_err(c, "%s:%d: [server] http_port: %d contradicts https_port %d, whose paired "
-                   "plain port is %d (443 -> 80, any other N -> N-1); remove http_port or set "
-                   "it to %d", c->file, line_of(c, "http_port"), cfg->http_port,
-                cfg->https_port, derived, derived);
+        add_err(c,
+                "%s:%d: [server] http_port: %d contradicts https_port %d, whose paired "
+                "plain port is %d (443 -> 80, any other N -> N-1); remove http_port or set "
+                "it to %d",
+                c->file, line_of(c, "http_port"), cfg->http_port, cfg->https_port, derived,
+                derived);
     cfg->http_port = derived;
 }
 

@@ -35,8 +35,7 @@ int uc_key_generate(struct uc_key *out)
     return set_keyid(out);
 }
 
-static int load_key(const char *path, bool private_half, struct uc_key *out,
-                    struct uc_errbuf *eb)
+static int load_key(const char *path, bool private_half, struct uc_key *out, struct uc_errbuf *eb)
 {
     memset(out, 0, sizeof(*out));
     FILE *f = fopen(path, "r");
@@ -144,8 +143,8 @@ static uint8_t *b64_decode(const char *s, size_t *out_len)
     return out;
 }
 
-int uc_dsse_sign(const struct uc_key *k, const char *payload_type, const void *payload,
-                 size_t len, char **out_json, size_t *out_len)
+int uc_dsse_sign(const struct uc_key *k, const char *payload_type, const void *payload, size_t len,
+                 char **out_json, size_t *out_len)
 {
     size_t plen;
     uint8_t *msg = pae(payload_type, payload, len, &plen);
@@ -163,8 +162,8 @@ int uc_dsse_sign(const struct uc_key *k, const char *payload_type, const void *p
     char *b64p = b64_encode(payload, len), *b64s = b64_encode(sig, siglen);
     json_t *root = NULL;
     if (b64p && b64s)
-        root = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", payload_type, "payload",
-                         b64p, "signatures", "keyid", k->keyid, "sig", b64s);
+        root = json_pack("{s:s, s:s, s:[{s:s, s:s}]}", "payloadType", payload_type, "payload", b64p,
+                         "signatures", "keyid", k->keyid, "sig", b64s);
     free(b64p);
     free(b64s);
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
@@ -199,8 +198,10 @@ static int parse_sigs(json_t *arr, struct uc_envelope *env, struct uc_errbuf *eb
         uint8_t *raw = b64_decode(json_string_value(jsig), &n);
         if (!raw || n > sizeof(env->sigs[i].sig)) {
             free(raw);
-            return uc_errf(eb, UC_EPARSE, "envelope signatures[%zu].sig is not base64 of a "
-                                          "64-byte signature", i);
+            return uc_errf(eb, UC_EPARSE,
+                           "envelope signatures[%zu].sig is not base64 of a "
+                           "64-byte signature",
+                           i);
         }
         memcpy(env->sigs[i].sig, raw, n);
         env->sigs[i].siglen = n;

@@ -23,7 +23,7 @@
 #define UC_KEYID_LEN 64
 
 struct uc_key {
-    void *pkey;                   /* EVP_PKEY *, owned */
+    void *pkey; /* EVP_PKEY *, owned */
     bool has_private;
     char keyid[UC_KEYID_LEN + 1]; /* hex SHA-256 of the raw 32-byte public key */
 };
@@ -52,8 +52,8 @@ struct uc_envelope {
 };
 
 /* Sign payload with k and produce envelope JSON (malloc'd). */
-int uc_dsse_sign(const struct uc_key *k, const char *payload_type, const void *payload,
-                 size_t len, char **out_json, size_t *out_len);
+int uc_dsse_sign(const struct uc_key *k, const char *payload_type, const void *payload, size_t len,
+                 char **out_json, size_t *out_len);
 
 /* Parse envelope JSON strictly (base64, field types). Returns 0 or UC_EPARSE with eb. */
 int uc_dsse_parse(const char *json, size_t len, struct uc_envelope *out, struct uc_errbuf *eb);

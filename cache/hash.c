@@ -99,8 +99,7 @@ int uc_hash_buf(const void *data, size_t len, struct uc_digest *out)
     return rc;
 }
 
-int uc_hash_fd(int fd, enum uc_hash_what what, struct uc_digest *out,
-               _Atomic uint64_t *progress)
+int uc_hash_fd(int fd, enum uc_hash_what what, struct uc_digest *out, _Atomic uint64_t *progress)
 {
     struct uc_hasher h;
     int rc = uc_hasher_init(&h, what);

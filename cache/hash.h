@@ -51,7 +51,6 @@ int uc_hash_buf(const void *data, size_t len, struct uc_digest *out);
  * advanced by every chunk read (other threads may read it for a progress bar).
  * Returns 0 or -errno.
  */
-int uc_hash_fd(int fd, enum uc_hash_what what, struct uc_digest *out,
-               _Atomic uint64_t *progress);
+int uc_hash_fd(int fd, enum uc_hash_what what, struct uc_digest *out, _Atomic uint64_t *progress);
 
 #endif

@@ -50,8 +50,8 @@ static int check_schema(struct uc_index *ix, MDB_txn *txn, const char *dir, bool
                        mdb_strerror(rc));
     uint32_t s;
     if (v.mv_size != sizeof(s))
-        return uc_errf(eb, UC_ESCHEMA, "%s: schema version record is %zu bytes, expected 4",
-                       dir, v.mv_size);
+        return uc_errf(eb, UC_ESCHEMA, "%s: schema version record is %zu bytes, expected 4", dir,
+                       v.mv_size);
     memcpy(&s, v.mv_data, sizeof(s));
     s = le32toh(s);
     if (s > UC_INDEX_SCHEMA)
@@ -286,9 +286,8 @@ int uc_index_put_update(struct uc_index *ix, MDB_txn *txn, const char *id, uint6
         if (revision < old.revision)
             return UC_ESTALE;
         if (revision == old.revision)
-            return (old.envelope_len == len && !memcmp(old.envelope, envelope, len))
-                       ? UC_EEXIST
-                       : UC_ESTALE;
+            return (old.envelope_len == len && !memcmp(old.envelope, envelope, len)) ? UC_EEXIST
+                                                                                     : UC_ESTALE;
         /* The superseded revision's change-log entry goes; the new one is appended. */
         uint64_t be = htobe64(old.seq);
         MDB_val ck = {8, &be};
@@ -320,8 +319,8 @@ int uc_index_put_update(struct uc_index *ix, MDB_txn *txn, const char *id, uint6
     return rc;
 }
 
-int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since,
-                         uc_index_update_cb fn, void *ctx)
+int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_update_cb fn,
+                         void *ctx)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, ix->changes, &cur);

@@ -43,7 +43,7 @@ struct uc_file_rec {
 
 struct uc_update_rec {
     char id[UC_UUID_LEN + 1];
-    uint64_t seq;      /* position in the change log */
+    uint64_t seq; /* position in the change log */
     uint64_t revision;
     const char *envelope; /* borrowed from the txn: valid until it ends */
     size_t envelope_len;
@@ -84,8 +84,8 @@ int uc_index_get_update(struct uc_index *ix, MDB_txn *txn, const char *id,
                         struct uc_update_rec *out);
 typedef int (*uc_index_update_cb)(void *ctx, const struct uc_update_rec *rec);
 /* Updates in change order with seq > since. */
-int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since,
-                         uc_index_update_cb fn, void *ctx);
+int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_update_cb fn,
+                         void *ctx);
 
 /* meta key/value helpers for u64 values; get returns UC_ENOTFOUND when absent. */
 int uc_index_get_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t *out);

@@ -73,9 +73,8 @@ static bool rfc3339_valid(const char *s)
     }
     if ((*s == 'Z' || *s == 'z') && s[1] == 0)
         return true;
-    if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
-        isdigit((unsigned char)s[2]) && s[3] == ':' && isdigit((unsigned char)s[4]) &&
-        isdigit((unsigned char)s[5]) && s[6] == 0)
+    if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+        s[3] == ':' && isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) && s[6] == 0)
         return true;
     return false;
 }
@@ -90,8 +89,7 @@ bool uc_suffix_valid(const char *s)
         char c = s[i];
         if (c == '.')
             dots++;
-        else if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-' ||
-                   c == '_'))
+        else if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-' || c == '_'))
             return false;
     }
     /* Exactly one dot, not last: "-express.cab" or ".cab", never "..". */
@@ -224,8 +222,8 @@ int uc_update_decode(const char *json, size_t len, struct uc_update *out, struct
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return uc_errf(eb, UC_EPARSE, "record JSON: %s at line %d column %d", jerr.text,
-                       jerr.line, jerr.column);
+        return uc_errf(eb, UC_EPARSE, "record JSON: %s at line %d column %d", jerr.text, jerr.line,
+                       jerr.column);
     struct uc_update u = {0};
     int rc = UC_EPARSE;
     const char *id = get_str(root, "id"), *title = get_str(root, "title");

@@ -17,8 +17,8 @@
 #define UC_NAME_MAX 256
 
 struct uc_update_file {
-    char name[UC_NAME_MAX];     /* display name, e.g. the file's original base name */
-    uint64_t size;              /* bytes */
+    char name[UC_NAME_MAX]; /* display name, e.g. the file's original base name */
+    uint64_t size;          /* bytes */
     uint8_t sha1[UC_SHA1_LEN];
     uint8_t sha256[UC_SHA256_LEN];
     char suffix[UC_SUFFIX_MAX]; /* what follows the SHA-1 in the content name */
@@ -51,8 +51,7 @@ int uc_suffix_from_name(const char *name, char out[UC_SUFFIX_MAX]);
 bool uc_suffix_valid(const char *s);
 
 /* "Content/XX/<SHA1HEX><suffix>" with upper-case hex; out must hold 80 bytes. */
-void uc_content_path(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out,
-                     size_t len);
+void uc_content_path(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out, size_t len);
 
 /*
  * Parse a content file name "<40 hex SHA-1><suffix>" found in folder xx (which must be
@@ -70,8 +69,7 @@ int uc_update_encode(const struct uc_update *u, char **out_json, size_t *out_len
  * URL consistent with the SHA-1); eb names the first bad field. Returns 0 or UC_EPARSE.
  * On success free with uc_update_free().
  */
-int uc_update_decode(const char *json, size_t len, struct uc_update *out,
-                     struct uc_errbuf *eb);
+int uc_update_decode(const char *json, size_t len, struct uc_update *out, struct uc_errbuf *eb);
 void uc_update_free(struct uc_update *u);
 
 #endif

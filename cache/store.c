@@ -113,8 +113,7 @@ int uc_store_open(const char *root, bool create, bool readonly, struct uc_store 
 {
     int rc;
     struct stat sb;
-    if (create && !readonly && stat(root, &sb) && errno == ENOENT &&
-        (rc = create_fresh(root, eb)))
+    if (create && !readonly && stat(root, &sb) && errno == ENOENT && (rc = create_fresh(root, eb)))
         return rc;
     struct uc_store *st = calloc(1, sizeof(*st));
     if (!st)
@@ -360,8 +359,7 @@ static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n, 
         rc = uc_index_put_file(st->ix, txn, &rec);
     }
     if (!rc)
-        return uc_index_commit(txn) ? uc_errf(eb, UC_EINDEX, "%s/index: commit failed",
-                                              st->root)
+        return uc_index_commit(txn) ? uc_errf(eb, UC_EINDEX, "%s/index: commit failed", st->root)
                                     : 0;
     uc_index_abort(txn);
     return uc_errf(eb, rc, "%s/index: recording pending files: %s", st->root, uc_strerror(rc));
@@ -434,8 +432,7 @@ static int mark_present(struct uc_store *st, struct uc_staged *items, size_t n, 
 }
 
 int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
-                     const struct uc_publish_update *upd, uint64_t *out_seq,
-                     struct uc_errbuf *eb)
+                     const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb)
 {
     time_t now = time(NULL);
     int rc = mark_pending(st, items, n, now, eb);
@@ -462,8 +459,7 @@ int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec 
     if (!rc)
         rc = uc_fsync_dirfd(st->quarantine_fd);
     if (rc)
-        return uc_errf(eb, rc, "%s/Content/%s: quarantine: %s", st->root, name,
-                       uc_strerror(rc));
+        return uc_errf(eb, rc, "%s/Content/%s: quarantine: %s", st->root, name, uc_strerror(rc));
     MDB_txn *txn;
     struct uc_file_rec r = *rec;
     r.state = UC_FILE_PENDING;

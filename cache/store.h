@@ -34,8 +34,8 @@
 #include <stdbool.h>
 
 struct uc_store {
-    char *root;          /* owned */
-    int root_fd;         /* O_DIRECTORY fds of the store and its parts */
+    char *root;  /* owned */
+    int root_fd; /* O_DIRECTORY fds of the store and its parts */
     int content_fd, tmp_fd, quarantine_fd;
     struct uc_index *ix;
     uint64_t min_free_pct, min_free_bytes; /* free-space floor for ingest */
@@ -86,8 +86,7 @@ struct uc_publish_update {
  * is consumed (fd closed) whether or not this succeeds.
  */
 int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
-                     const struct uc_publish_update *upd, uint64_t *out_seq,
-                     struct uc_errbuf *eb);
+                     const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb);
 
 /*
  * Check the free-space floor before writing need bytes: returns 0, or -ENOSPC with eb

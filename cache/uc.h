@@ -17,18 +17,18 @@
 
 enum uc_err {
     UC_EBASE = -10000,
-    UC_EPARSE = -10001,     /* malformed input (JSON, PEM, config value) */
-    UC_ESIG = -10002,       /* a signature did not verify */
-    UC_EKEY = -10003,       /* no signature by a trusted key */
-    UC_EDIGEST = -10004,    /* bytes do not match the expected digest */
-    UC_ESCHEMA = -10005,    /* index written by a newer schema */
-    UC_ENOTFOUND = -10006,  /* no such record */
-    UC_ECONFIG = -10007,    /* configuration error */
-    UC_ECRYPTO = -10008,    /* OpenSSL failure */
-    UC_EINDEX = -10009,     /* LMDB failure */
-    UC_ESIZE = -10010,      /* size mismatch */
-    UC_EEXIST = -10011,     /* already exists */
-    UC_ESTALE = -10012,     /* record older than the one stored */
+    UC_EPARSE = -10001,    /* malformed input (JSON, PEM, config value) */
+    UC_ESIG = -10002,      /* a signature did not verify */
+    UC_EKEY = -10003,      /* no signature by a trusted key */
+    UC_EDIGEST = -10004,   /* bytes do not match the expected digest */
+    UC_ESCHEMA = -10005,   /* index written by a newer schema */
+    UC_ENOTFOUND = -10006, /* no such record */
+    UC_ECONFIG = -10007,   /* configuration error */
+    UC_ECRYPTO = -10008,   /* OpenSSL failure */
+    UC_EINDEX = -10009,    /* LMDB failure */
+    UC_ESIZE = -10010,     /* size mismatch */
+    UC_EEXIST = -10011,    /* already exists */
+    UC_ESTALE = -10012,    /* record older than the one stored */
 };
 
 /* Decode a negative return value (errno or UC_E*) into a static string. */

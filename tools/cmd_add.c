@@ -53,8 +53,10 @@ static void stage_one(void *ctx, size_t i)
     struct add_item *it = &j->items[i];
     char suffix[UC_SUFFIX_MAX];
     if (uc_suffix_from_name(it->path, suffix)) {
-        it->rc = uc_errf(&it->eb, -EINVAL, "%s: the extension has characters that cannot go "
-                         "in a content URL; rename the file", it->path);
+        it->rc = uc_errf(&it->eb, -EINVAL,
+                         "%s: the extension has characters that cannot go "
+                         "in a content URL; rename the file",
+                         it->path);
         return;
     }
     int fd = open(it->path, O_RDONLY | O_CLOEXEC);
@@ -62,13 +64,14 @@ static void stage_one(void *ctx, size_t i)
         it->rc = uc_errf(&it->eb, -errno, "%s: %s", it->path, strerror(errno));
         return;
     }
-    it->rc = uc_store_stage(j->store, fd, it->path, suffix, &it->st, &j->prog.done_bytes,
-                            &it->eb);
+    it->rc = uc_store_stage(j->store, fd, it->path, suffix, &it->st, &j->prog.done_bytes, &it->eb);
     close(fd);
     if (!it->rc && it->st.dg.size != it->size)
-        it->rc = uc_errf(&it->eb, UC_ESIZE, "%s: changed while being read (%llu bytes, "
-                         "expected %llu); re-run when it is stable", it->path,
-                         (unsigned long long)it->st.dg.size, (unsigned long long)it->size);
+        it->rc =
+            uc_errf(&it->eb, UC_ESIZE,
+                    "%s: changed while being read (%llu bytes, "
+                    "expected %llu); re-run when it is stable",
+                    it->path, (unsigned long long)it->st.dg.size, (unsigned long long)it->size);
     atomic_fetch_add(&j->prog.done_items, 1);
 }
 
@@ -91,9 +94,8 @@ static const char *base_name(const char *path)
 }
 
 /* Sign the record, then check the envelope back as a downstream would. */
-static int sign_and_check(struct uc_cli *cli, const struct uc_key *key,
-                          const struct uc_update *u, const struct add_item *items,
-                          char **out_env, size_t *out_len)
+static int sign_and_check(struct uc_cli *cli, const struct uc_key *key, const struct uc_update *u,
+                          const struct add_item *items, char **out_env, size_t *out_len)
 {
     char *json = NULL;
     size_t jlen = 0;
@@ -237,9 +239,11 @@ static void report(const struct uc_update *u, uint64_t total, size_t n, double t
         printf("  %s  %s\n", path, u->files[i].name);
     }
     double all = t_copy + t_sync + t_pub;
-    fprintf(stderr, "updcache add: %zu files, %llu bytes in %.3f s: copy+hash %.3f s (%.1f MB/s), "
-            "fsync %.3f s, publish %.3f s, overall %.1f MB/s\n", n, (unsigned long long)total,
-            all, t_copy, t_copy > 0 ? (double)total / t_copy / 1e6 : 0.0, t_sync, t_pub,
+    fprintf(stderr,
+            "updcache add: %zu files, %llu bytes in %.3f s: copy+hash %.3f s (%.1f MB/s), "
+            "fsync %.3f s, publish %.3f s, overall %.1f MB/s\n",
+            n, (unsigned long long)total, all, t_copy,
+            t_copy > 0 ? (double)total / t_copy / 1e6 : 0.0, t_sync, t_pub,
             all > 0 ? (double)total / all / 1e6 : 0.0);
 }
 

@@ -44,8 +44,7 @@ static void clean_tmp(struct gc_job *j)
         bool stale = flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &sb) == 0;
         if (stale) {
             printf("%s tmp/%s (%llu bytes, interrupted ingest)\n",
-                   j->dry ? "would remove" : "removed", e->d_name,
-                   (unsigned long long)sb.st_size);
+                   j->dry ? "would remove" : "removed", e->d_name, (unsigned long long)sb.st_size);
             if (!j->dry && unlinkat(j->st->tmp_fd, e->d_name, 0)) {
                 cli_err(j->cli, "tmp/%s: %s", e->d_name, strerror(errno));
                 j->failed++;

@@ -54,8 +54,8 @@ static void help(void)
            "Exit 0 when everything was imported (or already present), 1 if any was refused.\n");
 }
 
-static int add_item(struct imp_job *j, const char *path, const uint8_t *sha1,
-                    const char *suffix, uint64_t size)
+static int add_item(struct imp_job *j, const char *path, const uint8_t *sha1, const char *suffix,
+                    uint64_t size)
 {
     if (j->n == j->cap) {
         size_t cap = j->cap ? j->cap * 2 : 256;
@@ -105,8 +105,10 @@ static void scan_folder(struct imp_job *j, const char *dir, const char *xx)
             cli_err(j->cli, "%s: not a regular file; skipped", fpath);
             j->refused++;
         } else if (!uc_content_name_parse(xx, e->d_name, sha1, suffix)) {
-            cli_err(j->cli, "%s: not a WSUS content name (XX/<40 hex SHA-1>.<ext>, XX = last "
-                    "two digits); refused", fpath);
+            cli_err(j->cli,
+                    "%s: not a WSUS content name (XX/<40 hex SHA-1>.<ext>, XX = last "
+                    "two digits); refused",
+                    fpath);
             j->refused++;
         } else if (add_item(j, fpath, sha1, suffix, (uint64_t)sb.st_size)) {
             cli_err(j->cli, "out of memory");
@@ -154,14 +156,15 @@ static void stage_one(void *ctx, size_t k)
         it->rc = uc_errf(&it->eb, -errno, "%s: %s", it->path, strerror(errno));
         return;
     }
-    it->rc = uc_store_stage(j->store, fd, it->path, it->suffix, &it->st, &j->prog.done_bytes,
-                            &it->eb);
+    it->rc =
+        uc_store_stage(j->store, fd, it->path, it->suffix, &it->st, &j->prog.done_bytes, &it->eb);
     close(fd);
     if (!it->rc && memcmp(it->st.dg.sha1, it->sha1, UC_SHA1_LEN)) {
         char want[41], got[41];
         uc_hex_encode(it->sha1, UC_SHA1_LEN, want, true);
         uc_hex_encode(it->st.dg.sha1, UC_SHA1_LEN, got, true);
-        it->rc = uc_errf(&it->eb, UC_EDIGEST, "%s: SHA-1 mismatch: expected %s (from its name), "
+        it->rc = uc_errf(&it->eb, UC_EDIGEST,
+                         "%s: SHA-1 mismatch: expected %s (from its name), "
                          "actual %s; not imported (the file is damaged or misnamed)",
                          it->path, want, got);
         uc_store_discard(j->store, &it->st);
@@ -228,9 +231,8 @@ static int run_batch(struct imp_job *j)
 
 int cmd_import(struct uc_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

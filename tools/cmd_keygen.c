@@ -99,8 +99,10 @@ int cmd_keygen(struct uc_cli *cli, int argc, char **argv)
         ex = UC_EXIT_FAIL;
     } else {
         printf("%s\n", key.keyid);
-        fprintf(stderr, "wrote %s (private key: keep it secret) and %s (public key: list it "
-                        "in [upstream] publisher_keys downstream)\n", out, pubpath);
+        fprintf(stderr,
+                "wrote %s (private key: keep it secret) and %s (public key: list it "
+                "in [upstream] publisher_keys downstream)\n",
+                out, pubpath);
     }
     free(priv);
     free(pub);

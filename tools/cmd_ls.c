@@ -32,8 +32,8 @@ static int print_file(void *ctx, const struct uc_file_rec *r)
     uc_hex_encode(r->sha1, UC_SHA1_LEN, s1, true);
     uc_hex_encode(r->sha256, UC_SHA256_LEN, s256, false);
     uc_content_path(r->sha1, r->suffix, path, sizeof(path));
-    printf("%s\t%s\t%s\t%llu\t%s\n", state_name(r->state), s1, s256,
-           (unsigned long long)r->size, path);
+    printf("%s\t%s\t%s\t%llu\t%s\n", state_name(r->state), s1, s256, (unsigned long long)r->size,
+           path);
     return 0;
 }
 

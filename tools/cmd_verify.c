@@ -350,14 +350,18 @@ int cmd_verify(struct uc_cli *cli, int argc, char **argv)
     check_updates(&j);
     size_t tmp = count_tmp(&j);
     char b[32];
-    fprintf(stderr, "updcache verify: %zu files (%s) checked with %s in %.2f s (%.0f MB/s): "
-            "%zu problem%s, %zu pending%s\n", j.n, uc_fmt_bytes(total, b, sizeof(b)),
+    fprintf(stderr,
+            "updcache verify: %zu files (%s) checked with %s in %.2f s (%.0f MB/s): "
+            "%zu problem%s, %zu pending%s\n",
+            j.n, uc_fmt_bytes(total, b, sizeof(b)),
             j.fast ? "XXH3-128" : "SHA-1 + SHA-256 + XXH3-128", secs,
-            secs > 0 ? (double)total / secs / 1e6 : 0.0, j.problems,
-            j.problems == 1 ? "" : "s", j.pending, j.repair && j.problems ? ", repaired" : "");
+            secs > 0 ? (double)total / secs / 1e6 : 0.0, j.problems, j.problems == 1 ? "" : "s",
+            j.pending, j.repair && j.problems ? ", repaired" : "");
     if (tmp)
-        fprintf(stderr, "updcache verify: %zu file%s in tmp/ (an ingest running or interrupted; "
-                "updcache gc removes stale ones)\n", tmp, tmp == 1 ? "" : "s");
+        fprintf(stderr,
+                "updcache verify: %zu file%s in tmp/ (an ingest running or interrupted; "
+                "updcache gc removes stale ones)\n",
+                tmp, tmp == 1 ? "" : "s");
     free(j.items);
     uc_store_close(j.st);
     return j.problems ? UC_EXIT_FAIL : UC_EXIT_OK;

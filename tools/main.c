@@ -31,10 +31,11 @@ static void usage(FILE *out)
                  "subcommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nThe config defaults to %s (defaults apply if it does not exist).\n"
-                 "Run 'updcache SUBCOMMAND --help' for a subcommand's options.\n"
-                 "Exit codes: 0 success, 1 failure or problems found, 2 usage or config "
-                 "error.\n",
+    fprintf(out,
+            "\nThe config defaults to %s (defaults apply if it does not exist).\n"
+            "Run 'updcache SUBCOMMAND --help' for a subcommand's options.\n"
+            "Exit codes: 0 success, 1 failure or problems found, 2 usage or config "
+            "error.\n",
             UC_CONFIG_DEFAULT);
 }
 

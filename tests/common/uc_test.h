@@ -6,10 +6,12 @@
 #ifndef UC_TEST_H
 #define UC_TEST_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above first. */
 #include <cmocka.h>
 
 #include <limits.h>

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char path[64];

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct uc_update u, again;

@@ -39,7 +39,8 @@ static void test_meta_round_trip(void **state)
     char *json, *again;
     size_t len, len2;
     assert_int_equal(uc_update_encode(&u, &json, &len), 0);
-    assert_non_null(strstr(json, "\"url\":\"Content/AB/ABABABABABABABABABABABABABABABABABABABAB.cab\""));
+    assert_non_null(
+        strstr(json, "\"url\":\"Content/AB/ABABABABABABABABABABABABABABABABABABABAB.cab\""));
     assert_int_equal(uc_update_decode(json, len, &back, NULL), 0);
     assert_string_equal(back.id, u.id);
     assert_int_equal(back.revision, 7);
@@ -74,7 +75,8 @@ static void test_meta_rejects_bad_records(void **state)
     snprintf(ok, sizeof(ok),
              "{\"id\":\"3221718f-9f0a-4c01-8e14-7819c47cdfdb\",\"revision\":1,\"title\":\"t\","
              "\"classification\":\"c\",\"published\":\"2026-01-02T03:04:05.5+01:00\","
-             "\"files\":[%s]}", f_ok);
+             "\"files\":[%s]}",
+             f_ok);
     struct uc_update u;
     assert_int_equal(uc_update_decode(ok, strlen(ok), &u, NULL), 0);
     uc_update_free(&u);
@@ -124,10 +126,10 @@ static void test_meta_suffix_rules(void **state)
     assert_false(uc_suffix_valid("cab"));
     assert_true(uc_suffix_valid(".esd"));
     uint8_t sha1[UC_SHA1_LEN];
-    assert_true(uc_content_name_parse("0F", "00000000000000000000000000000000000000AF.CAB"
-                                            + 0, sha1, s) == false);
-    assert_true(uc_content_name_parse("AF", "00000000000000000000000000000000000000AF.CAB", sha1,
-                                      s));
+    assert_true(uc_content_name_parse("0F", "00000000000000000000000000000000000000AF.CAB" + 0,
+                                      sha1, s) == false);
+    assert_true(
+        uc_content_name_parse("AF", "00000000000000000000000000000000000000AF.CAB", sha1, s));
     assert_string_equal(s, ".cab");
     assert_false(uc_content_name_parse("AF", "00000000000000000000000000000000000000AF", sha1, s));
     char id[UC_UUID_LEN + 1], id2[UC_UUID_LEN + 1];

@@ -14,11 +14,20 @@ static void test_strparse_sizes_durations(void **state)
         int rc;
         uint64_t v;
     } sizes[] = {
-        {"0", 0, 0},          {"512", 0, 512},      {"64K", 0, 65536},
-        {"16m", 0, 16 << 20}, {"2G", 0, 2ULL << 30}, {"1T", 0, 1ULL << 40},
-        {"", -EINVAL, 0},     {"K", -EINVAL, 0},    {"-1", -EINVAL, 0},
-        {"1.5G", -EINVAL, 0}, {"1X", -EINVAL, 0},   {"18446744073709551615", 0, UINT64_MAX},
-        {"18446744073709551616", -ERANGE, 0},        {"17179869184G", -ERANGE, 0},
+        {"0", 0, 0},
+        {"512", 0, 512},
+        {"64K", 0, 65536},
+        {"16m", 0, 16 << 20},
+        {"2G", 0, 2ULL << 30},
+        {"1T", 0, 1ULL << 40},
+        {"", -EINVAL, 0},
+        {"K", -EINVAL, 0},
+        {"-1", -EINVAL, 0},
+        {"1.5G", -EINVAL, 0},
+        {"1X", -EINVAL, 0},
+        {"18446744073709551615", 0, UINT64_MAX},
+        {"18446744073709551616", -ERANGE, 0},
+        {"17179869184G", -ERANGE, 0},
     };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         uint64_t v = 0;
