@@ -2,7 +2,7 @@
 # Install what building, testing and benchmarking updcache need, from Debian's archive,
 # only if something is missing. Run as root on Debian 12.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang
+PKGS=(build-essential cmake pkg-config clang clang-format git
       liburing-dev libssl-dev openssl liblmdb-dev lmdb-utils libxxhash-dev xxhash
       libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libinih-dev libcmocka-dev
       jq util-linux coreutils time)
