@@ -53,12 +53,9 @@ int uc_mkdir_at(int dirfd, const char *name, mode_t mode)
     return -errno;
 }
 
-int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int uc_write_file(const char *path, const void *data, size_t len, mode_t mode, int extra_flags)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | extra_flags, mode);
     if (fd < 0)
         return -errno;
     int rc = uc_write_all(fd, data, len);
@@ -68,6 +65,15 @@ int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         rc = -errno;
     if (close(fd) && !rc)
         rc = -errno;
+    return rc;
+}
+
+int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    int rc = uc_write_file(tmp, data, len, mode, O_TRUNC);
     if (!rc && rename(tmp, path))
         rc = -errno;
     if (rc) {

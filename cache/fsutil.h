@@ -15,6 +15,12 @@ int uc_fsync_path(const char *path);
 /* mkdir that accepts an existing directory; returns 0 or -errno. */
 int uc_mkdir_at(int dirfd, const char *name, mode_t mode);
 /*
+ * Write data to path opened with O_WRONLY | O_CREAT | O_CLOEXEC | extra_flags (e.g.
+ * O_EXCL to refuse an existing file, O_TRUNC to replace it), set mode, fsync, close.
+ * Returns 0 or -errno.
+ */
+int uc_write_file(const char *path, const void *data, size_t len, mode_t mode, int extra_flags);
+/*
  * Replace path with data atomically: write a temporary sibling, fsync, rename, fsync
  * the directory. mode applies to the new file. Returns 0 or -errno.
  */

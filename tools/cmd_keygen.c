@@ -27,20 +27,6 @@ static void help(void)
            "  --force     overwrite an existing KEY\n");
 }
 
-static int write_new(const char *path, const char *data, size_t len, mode_t mode, bool force)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
-    if (fd < 0)
-        return -errno;
-    int rc = uc_write_all(fd, data, len);
-    if (!rc && fchmod(fd, mode))
-        rc = -errno;
-    if (!rc && fsync(fd))
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 int cmd_keygen(struct uc_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
@@ -89,12 +75,12 @@ int cmd_keygen(struct uc_cli *cli, int argc, char **argv)
     char pubpath[PATH_MAX];
     snprintf(pubpath, sizeof(pubpath), "%s.pub", out);
     int ex = UC_EXIT_OK;
-    rc = write_new(out, priv, plen, 0600, force);
+    rc = uc_write_file(out, priv, plen, 0600, force ? O_TRUNC : O_EXCL);
     if (rc) {
         cli_err(cli, "%s: %s%s", out, uc_strerror(rc),
                 rc == -EEXIST ? " (a key is already there: pass --force to replace it)" : "");
         ex = UC_EXIT_FAIL;
-    } else if ((rc = write_new(pubpath, pub, publen, 0644, true))) {
+    } else if ((rc = uc_write_file(pubpath, pub, publen, 0644, O_TRUNC))) {
         cli_err(cli, "%s: %s", pubpath, uc_strerror(rc));
         ex = UC_EXIT_FAIL;
     } else {
