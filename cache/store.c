@@ -216,7 +216,29 @@ int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *e
                    uc_fmt_bytes(floor, f, sizeof(f)));
 }
 
-static int copy_hash(int src, int dst, const char *label, const char *tmp_name,
+/*
+ * With O_DIRECT the device reads whole blocks straight from our aligned buffer: the
+ * bytes just hashed are the bytes written, with no copy into the page cache (which costs
+ * more kernel CPU than hashing them, and would push the daemon's hot files out). A
+ * file's tail, or a file system that refuses direct I/O, goes through the page cache.
+ */
+static int write_chunk(int dst, bool *direct, const uint8_t *buf, size_t n)
+{
+    if (*direct && n % UC_DIRECT_ALIGN == 0) {
+        int rc = uc_write_all(dst, buf, n);
+        if (rc != -EINVAL)
+            return rc;
+    }
+    if (*direct) {
+        int fl = fcntl(dst, F_GETFL);
+        if (fl < 0 || fcntl(dst, F_SETFL, fl & ~O_DIRECT))
+            return -errno;
+        *direct = false;
+    }
+    return uc_write_all(dst, buf, n);
+}
+
+static int copy_hash(int src, int dst, bool direct, const char *label, const char *tmp_name,
                      struct uc_digest *dg, _Atomic uint64_t *progress, struct uc_errbuf *eb)
 {
     struct uc_hasher h;
@@ -243,7 +265,7 @@ static int copy_hash(int src, int dst, const char *label, const char *tmp_name,
         }
         /* Hash exactly the bytes that are written: the digest describes the tmp file. */
         uc_hasher_update(&h, buf, (size_t)n);
-        rc = uc_write_all(dst, buf, (size_t)n);
+        rc = write_chunk(dst, &direct, buf, (size_t)n);
         if (rc) {
             uc_errf(eb, rc, "%s: writing tmp/%s: %s%s", label, tmp_name, uc_strerror(rc),
                     rc == -ENOSPC ? "; free space on the store's file system and re-run" : "");
@@ -266,12 +288,19 @@ int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const cha
     snprintf(out->suffix, sizeof(out->suffix), "%s", suffix);
     snprintf(out->tmp_name, sizeof(out->tmp_name), "%d.%u.part", (int)getpid(),
              atomic_fetch_add(&counter, 1));
-    int fd = openat(st->tmp_fd, out->tmp_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    struct stat sb;
+    int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+    bool direct = fstat(src_fd, &sb) == 0 && sb.st_size >= UC_DIRECT_MIN;
+    int fd = openat(st->tmp_fd, out->tmp_name, flags | (direct ? O_DIRECT : 0), 0600);
+    if (fd < 0 && direct && errno == EINVAL) {
+        direct = false;
+        fd = openat(st->tmp_fd, out->tmp_name, flags, 0600);
+    }
     if (fd < 0)
         return uc_errf(eb, -errno, "%s/tmp/%s: %s", st->root, out->tmp_name, strerror(errno));
     /* The lock tells gc this file belongs to a live process; it dies with the process. */
     flock(fd, LOCK_EX);
-    int rc = copy_hash(src_fd, fd, label, out->tmp_name, &out->dg, progress, eb);
+    int rc = copy_hash(src_fd, fd, direct, label, out->tmp_name, &out->dg, progress, eb);
     if (rc) {
         unlinkat(st->tmp_fd, out->tmp_name, 0);
         close(fd);

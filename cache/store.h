@@ -33,6 +33,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* Files at least this large are written to tmp/ with O_DIRECT where the file system allows. */
+#define UC_DIRECT_MIN (8 * 1024 * 1024)
+#define UC_DIRECT_ALIGN 4096
+
 struct uc_store {
     char *root;  /* owned */
     int root_fd; /* O_DIRECTORY fds of the store and its parts */

@@ -285,7 +285,8 @@ int cmd_add(struct uc_cli *cli, int argc, char **argv)
     }
     progress_init(&j.prog, "add", total, n);
     double t0 = cli_now();
-    uc_parallel_for(n, 0, stage_one, tick, &j);
+    /* Two stagers per core: while one waits on a direct write, the other hashes. */
+    uc_parallel_for(n, 2 * uc_ncpu(), stage_one, tick, &j);
     progress_finish(&j.prog);
     double t1 = cli_now();
     for (size_t i = 0; i < n; i++)

@@ -200,7 +200,8 @@ static void mark_present(struct imp_job *j)
 
 static int run_batch(struct imp_job *j)
 {
-    uc_parallel_for(j->hi - j->lo, 0, stage_one, tick, j);
+    /* Two stagers per core: while one waits on a direct write, the other hashes. */
+    uc_parallel_for(j->hi - j->lo, 2 * uc_ncpu(), stage_one, tick, j);
     struct uc_staged staged[BATCH_FILES];
     size_t ns = 0;
     for (size_t i = j->lo; i < j->hi; i++) {

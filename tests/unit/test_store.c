@@ -121,6 +121,41 @@ static void test_store_quarantine_staged_and_discard(void **state)
     uct_rmrf(dir);
 }
 
+/* Large files take the O_DIRECT path; the unaligned tail falls back to buffered I/O. */
+static void test_store_large_file_direct_path(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir(), root[PATH_MAX], p[PATH_MAX * 2];
+    snprintf(root, sizeof(root), "%s/store", dir);
+    struct uc_store *st;
+    assert_int_equal(uc_store_open(root, true, false, &st, NULL), 0);
+    size_t n = UC_DIRECT_MIN + UC_HASH_CHUNK + 7;
+    uint8_t *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (uint8_t)(i * 131 + (i >> 12));
+    struct uc_staged s;
+    assert_int_equal(stage_bytes(st, dir, (const char *)data, n, &s), 0);
+    struct uc_digest want;
+    assert_int_equal(uc_hash_buf(data, n, &want), 0);
+    assert_memory_equal(&s.dg, &want, sizeof(want));
+    assert_int_equal(uc_store_sync_staged(st, &s, NULL), 0);
+    assert_int_equal(uc_store_publish(st, &s, 1, NULL, NULL, NULL), 0);
+    char name[96];
+    uc_store_content_name(want.sha1, ".cab", name, sizeof(name));
+    snprintf(p, sizeof(p), "%s/Content/%s", root, name);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    uint8_t *back = malloc(n + 1);
+    assert_int_equal(fread(back, 1, n + 1, f), n);
+    fclose(f);
+    assert_memory_equal(back, data, n);
+    free(back);
+    free(data);
+    uc_store_close(st);
+    uct_rmrf(dir);
+}
+
 static void test_store_space_floor(void **state)
 {
     (void)state;
@@ -141,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_publish_flow),
         cmocka_unit_test(test_store_quarantine_staged_and_discard),
+        cmocka_unit_test(test_store_large_file_direct_path),
         cmocka_unit_test(test_store_space_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
