@@ -126,8 +126,9 @@ static void test_meta_suffix_rules(void **state)
     assert_false(uc_suffix_valid("cab"));
     assert_true(uc_suffix_valid(".esd"));
     uint8_t sha1[UC_SHA1_LEN];
-    assert_true(uc_content_name_parse("0F", "00000000000000000000000000000000000000AF.CAB" + 0,
-                                      sha1, s) == false);
+    /* The folder must be the last two digits of the name. */
+    assert_false(
+        uc_content_name_parse("0F", "00000000000000000000000000000000000000AF.CAB", sha1, s));
     assert_true(
         uc_content_name_parse("AF", "00000000000000000000000000000000000000AF.CAB", sha1, s));
     assert_string_equal(s, ".cab");
