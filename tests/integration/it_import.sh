@@ -28,8 +28,12 @@ mkdir -p "$W/${good: -2}"
 make_file "$W/${good: -2}/$good.exe" 3000
 actual=$(sha1sum <"$W/${good: -2}/$good.exe" | cut -c1-40)
 # A name in the wrong folder, and a stray file.
-mkdir -p "$W/00"
-cp "$T/psf" "$W/00/$(sha1sum <"$T/psf" | cut -c1-40).psf"
+psf=$(sha1sum <"$T/psf" | cut -c1-40)
+psf=${psf^^}
+wrong=00
+[ "${psf: -2}" != 00 ] || wrong=01
+mkdir -p "$W/$wrong"
+cp "$T/psf" "$W/$wrong/$psf.psf"
 echo stray >"$W/README"
 (cd "$W" && find . -type f -exec sha256sum {} + | sort) >"$T/before"
 
@@ -37,7 +41,7 @@ run_rc 1 "import with bad files exits 1" "$UC" import --config "$T/s/uc.conf" "$
 check "mismatch names the file" has "$ERR" "$good.exe: SHA-1 mismatch"
 check "mismatch gives expected" has "$ERR" "expected $good"
 check "mismatch gives actual" has "$ERR" "actual ${actual^^}"
-check "wrong folder refused" has "$ERR" "00/.*not a WSUS content name"
+check "wrong folder refused" has "$ERR" "$wrong/$psf.psf: not a WSUS content name"
 check "stray file refused" has "$ERR" "README: not a content folder"
 check "summary" has "$ERR" "5 imported, 0 already present, 3 refused"
 check "source folder untouched" diff -q "$T/before" <(cd "$W" && find . -type f -exec sha256sum {} + | sort)
@@ -50,7 +54,7 @@ check "psf suffix kept" has "$OUT" '\.psf$'
 run_rc 0 "verify after import" "$UC" verify --config "$T/s/uc.conf"
 
 rm "$W/${good: -2}/$good.exe" "$W/README"
-rm -r "$W/00"
+rm -r "$W/$wrong"
 run_rc 0 "re-run imports nothing new" "$UC" import --config "$T/s/uc.conf" "$W"
 check "re-run summary" has "$ERR" "0 imported, 5 already present, 0 refused"
 run_rc 1 "import of a missing folder" "$UC" import --config "$T/s/uc.conf" "$T/nowhere"
