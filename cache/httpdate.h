@@ -1,0 +1,19 @@
+/*
+ * HTTP dates (RFC 9110 §5.6.7): formatting as IMF-fixdate and parsing all three forms
+ * a recipient must accept (IMF-fixdate, obsolete RFC 850, asctime).
+ */
+#ifndef UC_HTTPDATE_H
+#define UC_HTTPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UC_HTTPDATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+/* Format t (unix seconds, UTC) into out (UC_HTTPDATE_LEN + 1 bytes). */
+void uc_httpdate_format(int64_t t, char out[UC_HTTPDATE_LEN + 1]);
+
+/* Parse s[0..len) in any of the three forms; returns 0 and *out, or -EINVAL. */
+int uc_httpdate_parse(const char *s, size_t len, int64_t *out);
+
+#endif
