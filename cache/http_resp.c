@@ -1,0 +1,194 @@
+/*
+ * Response formatting. Everything goes through one bounded appender so a head that
+ * does not fit is reported (length 0), never truncated on the wire.
+ */
+#include "http_resp.h"
+#include "httpdate.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct out {
+    char *p;
+    size_t len, cap;
+    bool full;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
+{
+    if (o->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len)
+        o->full = true;
+    else
+        o->len += (size_t)n;
+}
+
+static size_t done(struct out *o)
+{
+    return o->full ? 0 : o->len;
+}
+
+const char *uc_resp_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
+static void common(struct out *o, int status, const struct uc_resp_opts *opt)
+{
+    char date[UC_HTTPDATE_LEN + 1];
+    uc_httpdate_format(opt->now, date);
+    put(o, "HTTP/1.1 %d %s\r\nServer: updcache\r\nDate: %s\r\n", status, uc_resp_reason(status),
+        date);
+    if (opt->close)
+        put(o, "Connection: close\r\n");
+    else if (opt->http10)
+        put(o, "Connection: keep-alive\r\n");
+}
+
+/* Validators and caching headers shared by 200, 206 and 304 (RFC 9110 §15.4.5). */
+static void validators(struct out *o, const struct uc_resp_file *f)
+{
+    char lm[UC_HTTPDATE_LEN + 1], b64[48];
+    uc_httpdate_format(f->last_modified, lm);
+    EVP_EncodeBlock((unsigned char *)b64, f->sha256, UC_SHA256_LEN);
+    put(o,
+        "ETag: %.*s\r\nLast-Modified: %s\r\nCache-Control: public, max-age=31536000, "
+        "immutable\r\n",
+        (int)f->etag_len, f->etag, lm);
+    put(o, "Repr-Digest: sha-256=:%s:\r\n", b64);
+}
+
+size_t uc_resp_content_head(char *out, size_t cap, int status, const struct uc_resp_file *f,
+                            const struct uc_range *range, const char *boundary, uint64_t body_len,
+                            const struct uc_resp_opts *opt)
+{
+    struct out o = {out, 0, cap, cap == 0};
+    common(&o, status, opt);
+    if (status == 416) {
+        put(&o, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n\r\n",
+            (unsigned long long)f->size);
+        return done(&o);
+    }
+    validators(&o, f);
+    if (status == 304) {
+        put(&o, "\r\n");
+        return done(&o);
+    }
+    put(&o, "Accept-Ranges: bytes\r\n");
+    if (status == 206 && boundary) {
+        put(&o, "Content-Type: multipart/byteranges; boundary=%s\r\n", boundary);
+    } else {
+        put(&o, "Content-Type: application/octet-stream\r\n");
+        if (status == 206)
+            put(&o, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)range->first,
+                (unsigned long long)range->last, (unsigned long long)f->size);
+    }
+    put(&o, "Content-Length: %llu\r\n\r\n", (unsigned long long)body_len);
+    return done(&o);
+}
+
+size_t uc_resp_error(char *out, size_t cap, int status, const char *detail,
+                     const struct uc_resp_opts *opt)
+{
+    char body[512];
+    int n = snprintf(body, sizeof(body), "%d %s%s%s\n", status, uc_resp_reason(status),
+                     detail && *detail ? ": " : "", detail ? detail : "");
+    size_t blen = n < 0 ? 0 : (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1;
+    struct out o = {out, 0, cap, cap == 0};
+    common(&o, status, opt);
+    if (status == 405)
+        put(&o, "Allow: GET, HEAD\r\n");
+    put(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%.*s", blen,
+        (int)blen, body);
+    return done(&o);
+}
+
+void uc_multipart_boundary(char out[UC_BOUNDARY_LEN + 1])
+{
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    uint8_t r[UC_BOUNDARY_LEN];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        memset(r, 7, sizeof(r)); /* a boundary only has to be absent from the parts */
+    for (size_t i = 0; i < UC_BOUNDARY_LEN; i++)
+        out[i] = alphabet[r[i] % 36];
+    out[UC_BOUNDARY_LEN] = 0;
+}
+
+size_t uc_multipart_part_head(char *out, size_t cap, const char *boundary, bool first,
+                              const struct uc_range *r, uint64_t size)
+{
+    struct out o = {out, 0, cap, cap == 0};
+    put(&o,
+        "%s--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+        "%llu-%llu/%llu\r\n\r\n",
+        first ? "" : "\r\n", boundary, (unsigned long long)r->first, (unsigned long long)r->last,
+        (unsigned long long)size);
+    return done(&o);
+}
+
+size_t uc_multipart_tail(char *out, size_t cap, const char *boundary)
+{
+    struct out o = {out, 0, cap, cap == 0};
+    put(&o, "\r\n--%s--\r\n", boundary);
+    return done(&o);
+}
+
+uint64_t uc_multipart_length(const char *boundary, const struct uc_range *parts, uint32_t n,
+                             uint64_t size)
+{
+    char tmp[256];
+    uint64_t total = uc_multipart_tail(tmp, sizeof(tmp), boundary);
+    for (uint32_t i = 0; i < n; i++)
+        total += uc_multipart_part_head(tmp, sizeof(tmp), boundary, i == 0, &parts[i], size) +
+                 (parts[i].last - parts[i].first + 1);
+    return total;
+}
