@@ -182,6 +182,21 @@ static enum uc_parse_rc finish(struct uc_http_req *req)
     return UC_PARSE_OK;
 }
 
+/*
+ * RFC 9112 §3.2: origin-form ("/path"), absolute-form ("http://host/path"), or "*" for
+ * OPTIONS. Authority-form belongs to CONNECT, which a cache does not do.
+ */
+static bool target_form_ok(const struct uc_http_req *req, const char *buf)
+{
+    const char *t = buf + req->target.off;
+    uint32_t n = req->target.len;
+    if (t[0] == '/')
+        return true;
+    if (n == 1 && t[0] == '*')
+        return req->method_span.len == 7 && !memcmp(buf + req->method_span.off, "OPTIONS", 7);
+    return (n > 7 && !strncasecmp(t, "http://", 7)) || (n > 8 && !strncasecmp(t, "https://", 8));
+}
+
 /* One byte in a request-line state; returns AGAIN to go on. */
 static enum uc_parse_rc step_line(struct uc_http_req *req, const char *buf, uint32_t p,
                                   unsigned char c)
@@ -218,6 +233,8 @@ static enum uc_parse_rc step_line(struct uc_http_req *req, const char *buf, uint
     case S_TARGET:
         if (c == ' ') {
             req->target = (struct uc_http_span){req->mark, p - req->mark};
+            if (!target_form_ok(req, buf))
+                return UC_PARSE_E_BAD;
             req->mark = p + 1;
             req->state = S_VERSION;
         } else if (!is_vchar(c)) {
@@ -332,8 +349,10 @@ enum uc_parse_rc uc_http_parse(struct uc_http_req *req, const char *buf, size_t 
             req->pos = p + 1;
             return UC_PARSE_OK;
         }
-        if (rc != UC_PARSE_AGAIN)
+        if (rc != UC_PARSE_AGAIN) {
+            req->pos = p; /* the offending byte, for the log */
             return fail(req, rc);
+        }
     }
     req->pos = (uint32_t)len;
     return UC_PARSE_AGAIN;

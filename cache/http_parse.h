@@ -61,7 +61,7 @@ struct uc_http_header {
 struct uc_http_req {
     /* parser state: private */
     int state;
-    uint32_t pos;        /* next byte to look at */
+    uint32_t pos;        /* next byte to look at; after an error, the offending byte */
     uint32_t mark;       /* start of the token being read */
     uint32_t line_start; /* start of the current line */
     uint32_t value_end;  /* end of the value without trailing whitespace */

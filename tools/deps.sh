@@ -3,7 +3,7 @@
 # only if something is missing. Run as root on Debian 12.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang clang-format git
-      liburing-dev libssl-dev openssl liblmdb-dev lmdb-utils libxxhash-dev xxhash
+      liburing-dev libssl-dev openssl liblmdb-dev lmdb-utils libxxhash-dev xxhash libhttp-parser-dev
       libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libinih-dev libcmocka-dev
       jq util-linux coreutils time)
 missing=()
