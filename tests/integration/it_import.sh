@@ -54,7 +54,8 @@ check "psf suffix kept" has "$OUT" '\.psf$'
 run_rc 0 "verify after import" "$UC" verify --config "$T/s/uc.conf"
 
 rm "$W/${good: -2}/$good.exe" "$W/README"
-rm -r "$W/$wrong"
+rm "$W/$wrong/$psf.psf" # only the misfiled copy: $wrong may hold other good files
+rmdir "$W/$wrong" 2>/dev/null || true
 run_rc 0 "re-run imports nothing new" "$UC" import --config "$T/s/uc.conf" "$W"
 check "re-run summary" has "$ERR" "0 imported, 5 already present, 0 refused"
 run_rc 1 "import of a missing folder" "$UC" import --config "$T/s/uc.conf" "$T/nowhere"
