@@ -99,12 +99,14 @@ static void validators(struct out *o, const struct uc_resp_file *f)
 {
     char lm[UC_HTTPDATE_LEN + 1], b64[48];
     uc_httpdate_format(f->last_modified, lm);
-    EVP_EncodeBlock((unsigned char *)b64, f->sha256, UC_SHA256_LEN);
+    if (f->sha256)
+        EVP_EncodeBlock((unsigned char *)b64, f->sha256, UC_SHA256_LEN);
     put(o,
         "ETag: %.*s\r\nLast-Modified: %s\r\nCache-Control: public, max-age=31536000, "
         "immutable\r\n",
         (int)f->etag_len, f->etag, lm);
-    put(o, "Repr-Digest: sha-256=:%s:\r\n", b64);
+    if (f->sha256) /* static SelfUpdate files have no indexed digest */
+        put(o, "Repr-Digest: sha-256=:%s:\r\n", b64);
 }
 
 size_t uc_resp_content_head(char *out, size_t cap, int status, const struct uc_resp_file *f,

@@ -134,6 +134,11 @@ void uc_index_close(struct uc_index *ix)
     free(ix);
 }
 
+MDB_env *uc_index_env(struct uc_index *ix)
+{
+    return ix->env;
+}
+
 int uc_index_begin(struct uc_index *ix, bool write, MDB_txn **out)
 {
     return uc_index_rc(mdb_txn_begin(ix->env, NULL, write ? 0 : MDB_RDONLY, out));

@@ -59,6 +59,9 @@ struct uc_index;
 int uc_index_open(const char *dir, bool readonly, struct uc_index **out, struct uc_errbuf *eb);
 void uc_index_close(struct uc_index *ix);
 
+/* The LMDB environment, for callers that keep their own reset/renewed read txn. */
+MDB_env *uc_index_env(struct uc_index *ix);
+
 /* Transactions: one writer at a time across processes; readers never block. */
 int uc_index_begin(struct uc_index *ix, bool write, MDB_txn **out);
 int uc_index_commit(MDB_txn *txn);

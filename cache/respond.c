@@ -1,0 +1,440 @@
+/*
+ * From a parsed request head to bytes on the socket. The decisions are the pure
+ * modules' (route, cond, range, http_resp); this file sequences them with the ring:
+ *
+ *   route -> index lookup (reset/renewed read txn, record copied out)
+ *         -> openat through the ring -> preconditions -> ranges -> plan
+ *   plan  -> small (head + body <= UC_OUT_CAP): read the body into the output buffer,
+ *            one send;  large: send the head, splice file -> pipe -> socket per part
+ */
+#include "cond.h"
+#include "conn.h"
+#include "http_resp.h"
+#include "route.h"
+#include "strparse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PIPE_WANT (1024 * 1024)
+
+static struct uc_resp_opts opts(const struct uc_conn *c)
+{
+    return (struct uc_resp_opts){!c->keep, c->req.version == 10, c->w->wall_s};
+}
+
+static void start_sending(struct uc_conn *c);
+
+void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool then_close)
+{
+    if (then_close)
+        c->keep = false;
+    if (c->file_fd >= 0) {
+        close(c->file_fd);
+        c->file_fd = -1;
+    }
+    struct uc_resp_opts o = opts(c);
+    c->status = status;
+    c->out_len = uc_resp_error(c->out, UC_OUT_CAP, status, detail, &o);
+    c->body_len = 0;
+    c->nseg = 1;
+    c->segs[0] = (struct uc_seg){false, 0, c->out_len};
+    start_sending(c);
+}
+
+/* The standard methods this server knows but does not allow here: 405, others 501. */
+static bool known_method(const struct uc_http_req *r, const char *buf)
+{
+    static const char *known[] = {"POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (r->method_span.len == strlen(known[i]) &&
+            !memcmp(buf + r->method_span.off, known[i], r->method_span.len))
+            return true;
+    return false;
+}
+
+static void forbidden(struct uc_conn *c)
+{
+    const struct uc_config *cfg = &c->w->d->cfg;
+    char detail[UC_ROUTE_PATH_MAX + 512], port[16] = "";
+    const char *root = uc_route_root_name(c->route.root);
+    if (cfg->https_port != 443)
+        snprintf(port, sizeof(port), ":%d", cfg->https_port);
+    if (cfg->https_port && cfg->name)
+        snprintf(detail, sizeof(detail), "%s is served over TLS only: use https://%s%s%s", root,
+                 cfg->name, port, c->route.path);
+    else
+        snprintf(detail, sizeof(detail),
+                 "%s is served over TLS only, and TLS is not configured on this server: run "
+                 "updcache configure-ssl",
+                 root);
+    uc_respond_error(c, 403, detail, false);
+}
+
+static int lookup(struct uc_worker *w, const uint8_t sha1[UC_SHA1_LEN], struct uc_file_rec *rec)
+{
+    if (mdb_txn_renew(w->txn))
+        return UC_EINDEX;
+    int rc = uc_index_get_file(w->d->store->ix, w->txn, sha1, rec);
+    mdb_txn_reset(w->txn); /* never hold a snapshot across a ring wait */
+    return rc;
+}
+
+static void open_file(struct uc_conn *c)
+{
+    struct uc_daemon *d = c->w->d;
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    if (c->route.root == UC_ROOT_SELFUPDATE) {
+        /* The client's path stays beneath SelfUpdate/: no "..", no symlinks out. */
+        c->how = (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
+                                   .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                              RESOLVE_NO_MAGICLINKS};
+        io_uring_prep_openat2(sqe, d->selfupdate_fd, c->route.path + strlen("/SelfUpdate/"),
+                              &c->how);
+    } else {
+        uc_store_content_name(c->rec.sha1, c->rec.suffix, c->name, sizeof(c->name));
+        io_uring_prep_openat(sqe, d->store->content_fd, c->name, O_RDONLY | O_CLOEXEC, 0);
+    }
+    c->state = C_OPENING;
+    uc_conn_submit(c, sqe, OP_OPEN);
+}
+
+void uc_respond_request(struct uc_conn *c)
+{
+    struct uc_http_req *r = &c->req;
+    struct uc_daemon *d = c->w->d;
+    c->req_start_ns = c->head_start_ns ? c->head_start_ns : c->w->now_ns;
+    c->req_wall_s = c->w->wall_s;
+    c->keep = !r->conn_close && !atomic_load(&d->stop);
+    c->head_only = r->method == UC_M_HEAD;
+    c->status = 0;
+    if (r->method != UC_M_GET && r->method != UC_M_HEAD) {
+        if (known_method(r, c->in))
+            uc_respond_error(c, 405, NULL, r->content_length > 0 || r->chunked);
+        else
+            uc_respond_error(c, 501, "method not implemented", true);
+        return;
+    }
+    if (r->content_length > 0 || r->chunked) {
+        uc_respond_error(c, 400, "a GET or HEAD request carries no body", true);
+        return;
+    }
+    enum uc_route_rc rr = uc_route_eval(c->in + r->target.off, r->target.len, false, &c->route);
+    if (rr == UC_ROUTE_BAD) {
+        fprintf(stderr, "updcached: %s: refused request target: %s\n", c->client, c->route.why);
+        uc_respond_error(c, 400, c->route.why, true);
+        return;
+    }
+    if (rr == UC_ROUTE_NOT_FOUND) {
+        uc_respond_error(c, 404, NULL, false);
+        return;
+    }
+    if (rr == UC_ROUTE_FORBIDDEN) {
+        forbidden(c);
+        return;
+    }
+    switch (c->route.root) {
+    case UC_ROOT_CONTENT:
+    case UC_ROOT_MSDOWNLOAD: {
+        int rc = lookup(c->w, c->route.sha1, &c->rec);
+        if (rc == 0 && c->rec.state == UC_FILE_PRESENT)
+            open_file(c);
+        else if (rc == 0 || rc == UC_ENOTFOUND)
+            uc_respond_error(c, 404, NULL, false);
+        else
+            uc_respond_error(c, 503, "index unavailable", false);
+        return;
+    }
+    case UC_ROOT_SELFUPDATE:
+        open_file(c);
+        return;
+    default: /* Inventory and ReportingWebService take POST on the TLS port's terms */
+        uc_respond_error(c, 405, NULL, false);
+        return;
+    }
+}
+
+/* Append a memory piece to the plan (out must have room: checked by the caller). */
+static void add_mem(struct uc_conn *c, const char *data, size_t len)
+{
+    if (c->nseg && !c->segs[c->nseg - 1].file &&
+        c->segs[c->nseg - 1].off + c->segs[c->nseg - 1].len == c->out_len)
+        c->segs[c->nseg - 1].len += len;
+    else
+        c->segs[c->nseg++] = (struct uc_seg){false, c->out_len, len};
+    if (data)
+        memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+}
+
+/* A file range: read into out now (small response) or spliced later. */
+static void add_file(struct uc_conn *c, uint64_t off, uint64_t len, bool small)
+{
+    if (len == 0)
+        return;
+    if (!small) {
+        c->segs[c->nseg++] = (struct uc_seg){true, off, len};
+        return;
+    }
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    io_uring_prep_read(sqe, c->file_fd, c->out + c->out_len, (unsigned)len, off);
+    c->reads_left++;
+    c->read_expect += len;
+    uc_conn_submit(c, sqe, OP_READ);
+    add_mem(c, NULL, len);
+}
+
+static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag, size_t cap)
+{
+    if (c->route.root == UC_ROOT_SELFUPDATE) {
+        struct stat sb;
+        if (fstat(c->file_fd, &sb) || !S_ISREG(sb.st_mode))
+            return false;
+        snprintf(etag, cap, "\"%llx-%llx\"", (unsigned long long)sb.st_mtime,
+                 (unsigned long long)sb.st_size);
+        *f = (struct uc_resp_file){(uint64_t)sb.st_size, sb.st_mtime, etag, strlen(etag), NULL};
+        return true;
+    }
+    /* Strong ETag from the content hash: the bytes of an address never change. */
+    etag[0] = '"';
+    uc_hex_encode(c->rec.sha256, 16, etag + 1, false);
+    etag[33] = '"';
+    etag[34] = 0;
+    *f = (struct uc_resp_file){c->rec.size, c->rec.ingest_time, etag, 34, c->rec.sha256};
+    return true;
+}
+
+static void plan(struct uc_conn *c, const struct uc_resp_file *f)
+{
+    const struct uc_daemon *d = c->w->d;
+    struct uc_validators v = {f->etag, f->etag_len, f->last_modified};
+    struct uc_resp_opts o = opts(c);
+    enum uc_cond_result cr = uc_cond_eval(&c->req, c->in, &v);
+    if (cr == UC_COND_FAILED) {
+        uc_respond_error(c, 412, NULL, false);
+        return;
+    }
+    struct uc_range parts[256];
+    uint32_t n = 0;
+    enum uc_range_result rr = UC_RANGE_IGNORE;
+    int ri = c->req.known[UC_H_RANGE];
+    uint32_t max_parts = d->cfg.max_ranges < 64 ? (uint32_t)d->cfg.max_ranges : 64;
+    if (cr == UC_COND_PROCEED && ri >= 0 && !c->req.dup_range &&
+        uc_cond_if_range(&c->req, c->in, &v))
+        rr = uc_range_eval(c->in + c->req.headers[ri].value.off, c->req.headers[ri].value.len,
+                           f->size, max_parts ? max_parts : 1, parts, 256, &n);
+    char boundary[UC_BOUNDARY_LEN + 1];
+    bool multi = rr == UC_RANGE_OK && n > 1;
+    c->status = cr == UC_COND_NOT_MODIFIED ? 304
+                : rr == UC_RANGE_UNSAT     ? 416
+                : rr == UC_RANGE_OK        ? 206
+                                           : 200;
+    if (multi) {
+        uc_multipart_boundary(boundary);
+        c->body_len = uc_multipart_length(boundary, parts, n, f->size);
+    } else if (c->status == 206) {
+        c->body_len = parts[0].last - parts[0].first + 1;
+    } else {
+        c->body_len = c->status == 200 ? f->size : 0;
+    }
+    c->out_len = uc_resp_content_head(c->out, UC_OUT_CAP, c->status, f, parts,
+                                      multi ? boundary : NULL, c->body_len, &o);
+    c->nseg = 1;
+    c->segs[0] = (struct uc_seg){false, 0, c->out_len};
+    if (c->head_only || c->body_len == 0) {
+        start_sending(c);
+        return;
+    }
+    bool small = c->out_len + c->body_len <= UC_OUT_CAP;
+    if (c->status == 200) {
+        add_file(c, 0, f->size, small);
+    } else if (!multi) {
+        add_file(c, parts[0].first, c->body_len, small);
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            char ph[256];
+            size_t hl =
+                uc_multipart_part_head(ph, sizeof(ph), boundary, i == 0, &parts[i], f->size);
+            add_mem(c, ph, hl);
+            add_file(c, parts[i].first, parts[i].last - parts[i].first + 1, small);
+        }
+        char tail[64];
+        add_mem(c, tail, uc_multipart_tail(tail, sizeof(tail), boundary));
+    }
+    if (c->reads_left)
+        c->state = C_READING; /* on_read sends once every read is back */
+    else
+        start_sending(c);
+}
+
+void uc_respond_on_open(struct uc_conn *c, int res)
+{
+    if (res < 0) {
+        if (c->route.root != UC_ROOT_SELFUPDATE)
+            fprintf(stderr, "updcached: Content/%s: indexed as present but cannot be opened: %s\n",
+                    c->name, strerror(-res));
+        uc_respond_error(c, res == -ENOENT || res == -ELOOP || res == -EXDEV ? 404 : 503, NULL,
+                         false);
+        return;
+    }
+    c->file_fd = res;
+    struct uc_resp_file f;
+    char etag[80];
+    if (!validators_for(c, &f, etag, sizeof(etag))) {
+        uc_respond_error(c, 404, NULL, false);
+        return;
+    }
+    plan(c, &f);
+}
+
+void uc_respond_on_read(struct uc_conn *c, int res)
+{
+    c->reads_left--;
+    if (res > 0)
+        c->read_got += (uint64_t)res;
+    if (c->reads_left)
+        return; /* the others still write into the output buffer */
+    /* Whole ranges of a regular file were asked for: less means an error or truncation. */
+    if (res < 0 || c->read_got != c->read_expect) {
+        fprintf(stderr, "updcached: %s: read %llu of %llu bytes; answering 503\n", c->name,
+                (unsigned long long)c->read_got, (unsigned long long)c->read_expect);
+        uc_respond_error(c, 503, "read error", true);
+        return;
+    }
+    start_sending(c);
+}
+
+static int ensure_pipe(struct uc_conn *c)
+{
+    if (c->pipe_r >= 0)
+        return 0;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC))
+        return -errno;
+    c->pipe_r = p[0];
+    c->pipe_w = p[1];
+    int got = fcntl(c->pipe_w, F_SETPIPE_SZ, PIPE_WANT);
+    c->pipe_cap = got > 0 ? (uint64_t)got : 65536;
+    return 0;
+}
+
+static void response_done(struct uc_conn *c);
+
+/* Issue the next operation of the plan, or finish. */
+static void pump(struct uc_conn *c)
+{
+    while (c->seg_i < c->nseg && c->seg_done == c->segs[c->seg_i].len) {
+        c->seg_i++;
+        c->seg_done = 0;
+    }
+    if (c->seg_i == c->nseg) {
+        response_done(c);
+        return;
+    }
+    const struct uc_seg *s = &c->segs[c->seg_i];
+    bool more = c->seg_i + 1 < c->nseg;
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    if (!s->file) {
+        io_uring_prep_send(sqe, c->fd, c->out + s->off + c->seg_done, s->len - c->seg_done,
+                           MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        uc_conn_submit(c, sqe, OP_SEND);
+        return;
+    }
+    if (c->pipe_fill) {
+        io_uring_prep_splice(sqe, c->pipe_r, -1, c->fd, -1, (unsigned)c->pipe_fill,
+                             SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0));
+        uc_conn_submit(c, sqe, OP_SPLICE_OUT);
+        return;
+    }
+    uint64_t left = s->len - c->seg_done;
+    uint64_t chunk = left < c->pipe_cap ? left : c->pipe_cap;
+    io_uring_prep_splice(sqe, c->file_fd, (int64_t)(s->off + c->seg_done), c->pipe_w, -1,
+                         (unsigned)chunk, SPLICE_F_MOVE);
+    uc_conn_submit(c, sqe, OP_SPLICE_IN);
+}
+
+static void start_sending(struct uc_conn *c)
+{
+    c->state = C_SENDING;
+    c->seg_i = 0;
+    c->seg_done = 0;
+    for (unsigned i = 0; i < c->nseg; i++)
+        if (c->segs[i].file && ensure_pipe(c)) {
+            uc_conn_close(c);
+            return;
+        }
+    pump(c);
+}
+
+void uc_respond_on_send(struct uc_conn *c, enum uc_op op, int res)
+{
+    if (res < 0 || (res == 0 && op != OP_SPLICE_IN)) {
+        uc_conn_close(c); /* the client went away, or the socket failed */
+        return;
+    }
+    if (op == OP_SPLICE_IN) {
+        if (res == 0) { /* the file is shorter than its record: framing is lost */
+            fprintf(stderr, "updcached: %s: file shorter than indexed; closing\n", c->name);
+            uc_conn_close(c);
+            return;
+        }
+        c->pipe_fill += (uint64_t)res;
+    } else {
+        if (op == OP_SPLICE_OUT)
+            c->pipe_fill -= (uint64_t)res;
+        c->seg_done += (uint64_t)res;
+    }
+    pump(c);
+}
+
+static struct uc_http_span find_header(const struct uc_conn *c, const char *name)
+{
+    for (uint32_t i = 0; i < c->req.nheaders; i++) {
+        const struct uc_http_span n = c->req.headers[i].name;
+        if (n.len == strlen(name) && !strncasecmp(c->in + n.off, name, n.len))
+            return c->req.headers[i].value;
+    }
+    return (struct uc_http_span){0, 0};
+}
+
+static void log_access(struct uc_conn *c)
+{
+    const struct uc_http_req *r = &c->req;
+    const char *line = c->in + r->method_span.off;
+    const char *eol = memchr(line, '\r', r->head_len - r->method_span.off);
+    struct uc_http_span ua = find_header(c, "user-agent"), ref = find_header(c, "referer");
+    struct uc_access a = {
+        .client = c->client,
+        .time = c->req_wall_s,
+        .request_line = line,
+        .request_line_len = eol ? (size_t)(eol - line) : 0,
+        .status = c->status,
+        .bytes = c->head_only ? 0 : c->body_len,
+        .referer = ref.len ? c->in + ref.off : NULL,
+        .referer_len = ref.len,
+        .user_agent = ua.len ? c->in + ua.off : NULL,
+        .user_agent_len = ua.len,
+        .duration_us = (uint64_t)(c->w->now_ns - c->req_start_ns) / 1000,
+    };
+    uc_accesslog_add(&c->w->log, &a);
+}
+
+static void response_done(struct uc_conn *c)
+{
+    if (c->file_fd >= 0) {
+        close(c->file_fd);
+        c->file_fd = -1;
+    }
+    if (c->req.head_len)
+        log_access(c);
+    if (!c->keep || atomic_load(&c->w->d->stop)) {
+        uc_conn_close(c);
+        return;
+    }
+    uc_conn_next_request(c);
+}

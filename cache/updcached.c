@@ -1,0 +1,208 @@
+/*
+ * updcached: the content server (SPEC §2, §3). Serves the plain port from the store
+ * with one io_uring worker per core; the TLS companion listener comes with its own
+ * work. Runs in the foreground and logs to stderr.
+ *
+ *   updcached --config /etc/updcache/updcache.conf
+ *   updcached --config F --check-config     validate, print the effective ports
+ *
+ * Signals: SIGTERM/SIGINT drain and exit; SIGUSR1 reopens the access log.
+ */
+#include "daemon.h"
+#include "fsutil.h"
+#include "parallel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: updcached [--config F] [--check-config]\n\n"
+            "Serve the store's update files on the plain HTTP port.\n"
+            "  --config F       config file (default %s)\n"
+            "  --check-config   validate the config, print the effective ports, exit 0 or 2\n",
+            UC_CONFIG_DEFAULT);
+}
+
+static int check_config(const struct uc_config *cfg)
+{
+    printf("config %s: ok\n", cfg->path ? cfg->path : "(none: defaults)");
+    printf("http_port=%d\n", cfg->http_port);
+    if (cfg->https_port)
+        printf("https_port=%d\n", cfg->https_port);
+    else
+        printf("https_port=off\n");
+    printf("listen=%s\nstore=%s\n", cfg->listen, cfg->store);
+    return 0;
+}
+
+static int open_store(struct uc_daemon *d)
+{
+    struct uc_errbuf eb = {{0}};
+    struct uc_store *st = NULL;
+    /* A fresh machine may start the daemon before the first ingest: make the layout. */
+    if (access(d->cfg.store, F_OK) != 0 || uc_store_open(d->cfg.store, false, true, &st, &eb)) {
+        if (uc_store_open(d->cfg.store, true, false, &st, &eb)) {
+            fprintf(stderr, "updcached: %s\n", eb.msg);
+            return -1;
+        }
+        uc_store_close(st);
+        if (uc_store_open(d->cfg.store, false, true, &st, &eb)) {
+            fprintf(stderr, "updcached: %s\n", eb.msg);
+            return -1;
+        }
+    }
+    d->store = st;
+    d->selfupdate_fd = openat(st->root_fd, "SelfUpdate", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->selfupdate_fd < 0) {
+        fprintf(stderr, "updcached: %s/SelfUpdate: %s\n", st->root, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_files(const struct uc_daemon *d)
+{
+    char text[64];
+    int n;
+    if (d->cfg.pid_file) {
+        n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+        if (uc_write_file_atomic(d->cfg.pid_file, text, (size_t)n, 0644)) {
+            fprintf(stderr, "updcached: [server] pid_file %s: %s\n", d->cfg.pid_file,
+                    strerror(errno));
+            return -1;
+        }
+    }
+    if (d->cfg.port_file) {
+        n = snprintf(text, sizeof(text), "http=%d\n", d->port);
+        if (uc_write_file_atomic(d->cfg.port_file, text, (size_t)n, 0644)) {
+            fprintf(stderr, "updcached: [server] port_file %s: %s\n", d->cfg.port_file,
+                    strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int start_workers(struct uc_daemon *d, pthread_t *threads)
+{
+    char err[256];
+    d->port = d->cfg.http_port;
+    for (unsigned i = 0; i < d->nworkers; i++) {
+        if (uc_worker_new(d, i, &d->workers[i], err, sizeof(err))) {
+            fprintf(stderr, "updcached: %s\n", err);
+            return -1;
+        }
+        d->port = uc_worker_port(d->workers[0]); /* http_port = 0: the others join it */
+    }
+    for (unsigned i = 0; i < d->nworkers; i++)
+        if (pthread_create(&threads[i], NULL, uc_worker_run, d->workers[i])) {
+            fprintf(stderr, "updcached: cannot start worker %u\n", i);
+            return -1;
+        }
+    return 0;
+}
+
+/* The main thread waits for signals; workers never see them. */
+static void signal_loop(struct uc_daemon *d, const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig))
+            continue;
+        if (sig == SIGUSR1) {
+            atomic_fetch_add(&d->reopen_logs, 1);
+        } else if (sig == SIGHUP) {
+            fprintf(stderr, "updcached: SIGHUP: reloading the config needs a restart in this "
+                            "version; nothing changed\n");
+            continue;
+        } else {
+            fprintf(stderr, "updcached: signal %d: draining connections and exiting\n", sig);
+            atomic_store(&d->stop, 1);
+        }
+        for (unsigned i = 0; i < d->nworkers; i++)
+            uc_worker_wake(d->workers[i]);
+        if (atomic_load(&d->stop))
+            return;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"check-config", no_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *path = NULL;
+    bool check = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'c') {
+            path = optarg;
+        } else if (ch == 'k') {
+            check = true;
+        } else if (ch == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    static struct uc_daemon d;
+    struct uc_errbuf eb = {{0}};
+    if (uc_config_load(path, &d.cfg, &eb)) {
+        fprintf(stderr, "updcached: configuration error:\n%s\n", eb.msg);
+        return 2;
+    }
+    if (check)
+        return check_config(&d.cfg);
+    if (d.cfg.https_port) {
+        fprintf(stderr, "updcached: [server] https_port is set, but this build has no TLS "
+                        "listener yet; remove https_port to serve the plain port alone\n");
+        return 2;
+    }
+    d.limits = (struct uc_http_limits){
+        (uint32_t)d.cfg.max_request_line, (uint32_t)d.cfg.max_header_bytes,
+        (uint32_t)(d.cfg.max_headers < UC_HTTP_HEADERS_CAP ? d.cfg.max_headers
+                                                           : UC_HTTP_HEADERS_CAP)};
+    d.nworkers = d.cfg.workers ? (unsigned)d.cfg.workers : uc_ncpu();
+    d.workers = calloc(d.nworkers, sizeof(*d.workers));
+    pthread_t *threads = calloc(d.nworkers, sizeof(*threads));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
+    signal(SIGPIPE, SIG_IGN);
+    if (!d.workers || !threads || open_store(&d) || start_workers(&d, threads) || write_files(&d))
+        return 1;
+    fprintf(stderr, "updcached: serving http://%s:%d/ with %u workers from %s\n", d.cfg.listen,
+            d.port, d.nworkers, d.cfg.store);
+    signal_loop(&d, &set);
+    for (unsigned i = 0; i < d.nworkers; i++)
+        pthread_join(threads[i], NULL);
+    for (unsigned i = 0; i < d.nworkers; i++)
+        uc_worker_destroy(d.workers[i]);
+    if (d.cfg.pid_file)
+        unlink(d.cfg.pid_file);
+    close(d.selfupdate_fd);
+    uc_store_close(d.store);
+    uc_config_free(&d.cfg);
+    free(d.workers);
+    free(threads);
+    return 0;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# updcached on 127.0.0.1: the SPEC §3 headers on GET and HEAD, bodies by digest (memory
+# and splice paths), case-insensitive paths and the msdownload alias, ranges and
+# conditionals, pipelining and connection handling, refused bad input (the server keeps
+# serving), slowloris cut-off, files added while running, access log rotation, SIGTERM.
+# Usage: it_daemon.sh UPDCACHE UPDCACHED
+. "$(dirname "$0")/lib.sh"
+UCD=${2:?usage: $0 updcache updcached}
+set -e
+mkdir -p "$T/src"
+make_conf "$T/s" <<EOF2
+http_port = 0
+port_file = $T/ports
+pid_file = $T/pid
+access_log = $T/access.log
+header_timeout = 2s
+keepalive_timeout = 5s
+workers = 2
+EOF2
+C=$T/s/uc.conf
+"$UC" keygen --out "$T/k" >/dev/null 2>&1
+make_file "$T/src/small.cab" 4096
+make_file "$T/src/mid.psf" $((1024 * 1024 + 7))
+make_file "$T/src/over-buffer.exe" $((200 * 1024))
+: >"$T/src/empty.txt"
+"$UC" add --config "$C" --key "$T/k" --title t "$T/src"/* >/dev/null 2>&1
+url_of() { # FILE -> /Content/XX/SHA1.ext
+    local s
+    s=$(sha1sum <"$1" | cut -c1-40)
+    s=${s^^}
+    printf '/Content/%s/%s.%s' "${s: -2}" "$s" "${1##*.}"
+}
+
+"$UCD" --config "$C" 2>"$T/daemon.err" &
+DPID=$!
+cleanup_hooks+=("kill $DPID 2>/dev/null")
+for _ in $(seq 100); do [ -s "$T/ports" ] && break; sleep 0.05; done
+P=$(sed -n 's/^http=//p' "$T/ports")
+check "port file written after listen" test -n "$P"
+B=http://127.0.0.1:$P
+
+# --- GET and HEAD: exactly the SPEC §3 headers, the right bytes.
+U=$(url_of "$T/src/small.cab")
+curl -sS -m 5 -D "$T/h" -o "$T/body" "$B$U"
+check "GET 200" grep -q '^HTTP/1.1 200 OK' "$T/h"
+check "body digest" cmp -s "$T/body" "$T/src/small.cab"
+for h in "Content-Length: 4096" "Content-Type: application/octet-stream" "Accept-Ranges: bytes" \
+    "Cache-Control: public, max-age=31536000, immutable"; do
+    check "header $h" grep -qi "^$h"$'\r'"\$" "$T/h"
+done
+want=$(openssl dgst -sha256 -binary "$T/src/small.cab" | base64)
+check "Repr-Digest is the SHA-256" grep -q "^Repr-Digest: sha-256=:$want:" "$T/h"
+check "strong ETag" grep -qE '^ETag: "[0-9a-f]{32}"' "$T/h"
+check "Last-Modified" grep -qE '^Last-Modified: [A-Z][a-z]{2}, [0-9]{2} ' "$T/h"
+check "no Transfer-Encoding" bash -c "! grep -qi '^Transfer-Encoding' '$T/h'"
+curl -sS -m 5 -I "$B$U" >"$T/hh"
+check "HEAD 200 with exact length" grep -q '^Content-Length: 4096' "$T/hh"
+check "HEAD has the GET's ETag" grep -q "$(grep '^ETag' "$T/h" | tr -d '\r')" "$T/hh"
+for f in mid.psf over-buffer.exe empty.txt; do
+    curl -sS -m 10 -o "$T/body" "$B$(url_of "$T/src/$f")"
+    check "$f served byte for byte" cmp -s "$T/body" "$T/src/$f"
+done
+check "lower-case path" test "$(curl -sS -m 5 "$B${U,,}" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+s=$(sha1sum <"$T/src/small.cab" | cut -c1-40)
+check "msdownload alias" test "$(curl -sS -m 5 "$B/c/msdownload/update/software/x/kb1_$s.cab" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+wrong="/Content/00/${s^^}.cab"
+[ "${s: -2}" != 00 ] || wrong="/Content/01/${s^^}.cab"
+check "wrong XX folder 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$wrong")" = 404
+check "TLS-only root 403" test "$(curl -sS -m 5 -o "$T/body" -w '%{http_code}' "$B/ClientWebService/x")" = 403
+check "403 says to configure TLS" grep -q "updcache configure-ssl" "$T/body"
+
+# --- Ranges and conditionals (status, Content-Range, bytes).
+M=$(url_of "$T/src/mid.psf")
+SIZE=$((1024 * 1024 + 7))
+range() { # RANGE WANT_STATUS FIRST LAST
+    local got
+    got=$(curl -sS -m 5 -D "$T/rh" -o "$T/rb" -w '%{http_code}' -H "Range: $1" "$B$M")
+    check "Range $1 -> $2" test "$got" = "$2"
+    if [ "$2" = 206 ]; then
+        check "Range $1 Content-Range" grep -q "^Content-Range: bytes $3-$4/$SIZE" "$T/rh"
+        check "Range $1 bytes" cmp -s "$T/rb" <(tail -c +$(($3 + 1)) "$T/src/mid.psf" | head -c $(($4 - $3 + 1)))
+    fi
+}
+range "bytes=0-99" 206 0 99
+range "bytes=1048576-" 206 1048576 $((SIZE - 1))
+range "bytes=-7" 206 $((SIZE - 7)) $((SIZE - 1))
+range "bytes=100-2000000" 206 100 $((SIZE - 1))
+range "bytes=0-0,0-10" 206 0 10
+range "bytes=2000000-" 416
+check "416 names the size" grep -q "^Content-Range: bytes \*/$SIZE" "$T/rh"
+range "bytes=5-1" 200
+range "pages=0-1" 200
+check "two ranges -> 206" test "$(curl -sS -m 5 -D "$T/rh" -o "$T/rb" -w '%{http_code}' -H 'Range: bytes=0-1,4-5' "$B$M")" = 206
+b=$(sed -n 's/^Content-Type: multipart\/byteranges; boundary=\([a-z0-9]*\).*/\1/p' "$T/rh")
+{
+    printf -- '--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-1/%s\r\n\r\n' "$b" "$SIZE"
+    head -c 2 "$T/src/mid.psf"
+    printf -- '\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 4-5/%s\r\n\r\n' "$b" "$SIZE"
+    tail -c +5 "$T/src/mid.psf" | head -c 2
+    printf -- '\r\n--%s--\r\n' "$b"
+} >"$T/want"
+check "multipart/byteranges body" cmp -s "$T/rb" "$T/want"
+check "multipart Content-Length" grep -q "^Content-Length: $(stat -c %s "$T/want")" "$T/rh"
+etag=$(sed -n 's/^ETag: \(.*\)\r$/\1/p' "$T/h")
+lm=$(sed -n 's/^Last-Modified: \(.*\)\r$/\1/p' "$T/h")
+check "If-None-Match 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B$U")" = 304
+check "If-Modified-Since 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $lm" "$B$U")" = 304
+check "If-Match mismatch 412" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-Match: "nope"' "$B$U")" = 412
+check "If-Range match keeps 206" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-Range: $etag" -r 0-9 "$B$U")" = 206
+check "If-Range mismatch gives 200" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-Range: "old"' -r 0-9 "$B$U")" = 200
+check "HEAD with Range answers like GET" test "$(curl -sS -m 5 -I -o /dev/null -w '%{http_code}' -r 0-9 "$B$U")" = 206
+
+# --- Raw connections: pipelining, HTTP/1.0, Connection: close, bad input.
+raw() { # BYTES (printf format) -> the response bytes until the server closes (or 3 s)
+    exec 3<>"/dev/tcp/127.0.0.1/$P"
+    printf "$1" >&3
+    timeout 3 cat <&3 || true
+    exec 3>&-
+}
+E=$(url_of "$T/src/empty.txt")
+out=$(raw "GET $U HTTP/1.1\r\nHost: a\r\n\r\nGET $E HTTP/1.1\r\nHost: a\r\n\r\nHEAD $U HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" | tr -d '\0' | grep -a '^Content-Length' | tr -d '\r' | tr '\n' ' ')
+check "three pipelined responses in order" test "$out" = "Content-Length: 4096 Content-Length: 0 Content-Length: 4096 "
+start=$(date +%s%N)
+out=$(raw "GET $E HTTP/1.0\r\n\r\n")
+check "HTTP/1.0 answered" has "$out" "^HTTP/1.1 200"
+check "HTTP/1.0 closes (no wait for keep-alive)" test $((($(date +%s%N) - start) / 1000000)) -lt 2500
+start=$(date +%s%N)
+out=$(raw "GET $E HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+check "Connection: close honoured" test $((($(date +%s%N) - start) / 1000000)) -lt 2500
+refused() { # NAME BYTES WANT_STATUS
+    local out
+    out=$(raw "$2" | tr -d '\0')
+    check "$1 -> $3" has "$out" "^HTTP/1.1 $3 "
+    check "$1: no file bytes" bash -c "! printf '%s' \"\$1\" | grep -qa 'Repr-Digest'" _ "$out"
+}
+refused "CL and TE" "POST /ReportingWebService/e HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc" 400
+refused "duplicate CL" "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc" 400
+refused "NUL in header" "GET $U HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n" 400
+refused "dot-dot" "GET /Content/../index/data.mdb HTTP/1.1\r\nHost: a\r\n\r\n" 400
+refused "encoded dot-dot" "GET /Content/%%2e%%2e/index/data.mdb HTTP/1.1\r\nHost: a\r\n\r\n" 400
+refused "encoded slash" "GET /Content/AB%%2fx.cab HTTP/1.1\r\nHost: a\r\n\r\n" 400
+refused "backslash" "GET /Content\\\\..\\\\index HTTP/1.1\r\nHost: a\r\n\r\n" 400
+refused "encoded NUL" "GET $U%%00.txt HTTP/1.1\r\nHost: a\r\n\r\n" 400
+refused "unknown method" "BREW $U HTTP/1.1\r\nHost: a\r\n\r\n" 501
+refused "POST on content" "POST $U HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" 405
+big=$(head -c 100000 /dev/zero | tr '\0' a)
+refused "100 KB header" "GET $U HTTP/1.1\r\nHost: a\r\nX-Big: $big\r\n\r\n" 431
+long=$(head -c 20000 /dev/zero | tr '\0' a)
+refused "20 KB request line" "GET /$long HTTP/1.1\r\nHost: a\r\n\r\n" 414
+check "still serving after bad input" test "$(curl -sS -m 5 "$B$U" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+
+# --- Slowloris: a head that never completes is cut off after header_timeout (2 s).
+start=$(date +%s%N)
+out=$(raw "GET $U HTTP/1.1\r\nHost: a\r\n")
+ms=$((($(date +%s%N) - start) / 1000000))
+check "slowloris answered 408" has "$out" "^HTTP/1.1 408"
+check "slowloris cut off after ~2 s ($ms ms)" test "$ms" -ge 1500 -a "$ms" -lt 2900
+
+# --- A file added while the daemon runs is served at once.
+make_file "$T/src/late.msu" 12345
+"$UC" add --config "$C" --key "$T/k" --title late "$T/src/late.msu" >/dev/null 2>&1
+check "file added while running is served" cmp -s <(curl -sS -m 5 "$B$(url_of "$T/src/late.msu")") "$T/src/late.msu"
+
+# --- Access log, rotation on SIGUSR1, SIGTERM.
+sleep 1.2 # one tick: the buffer is flushed
+check "access log has request lines" grep -qE '"GET /Content/.* HTTP/1.1" 200 4096 "-" "curl/' "$T/access.log"
+check "access log has request time" grep -qE '" [0-9]+$' "$T/access.log"
+mv "$T/access.log" "$T/access.log.1"
+kill -USR1 $DPID
+sleep 0.3
+curl -sS -m 5 -o /dev/null "$B$U"
+sleep 1.2
+check "SIGUSR1 reopened the log" grep -q "GET $U" "$T/access.log"
+kill -TERM $DPID
+for _ in $(seq 60); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM: exited" bash -c "! kill -0 $DPID 2>/dev/null"
+wait $DPID || true
+check "pid file removed" test ! -e "$T/pid"
+check "no sanitizer report from the daemon" bash -c "! grep -q Sanitizer '$T/daemon.err'"
+grep -A20 Sanitizer "$T/daemon.err" >&2 || true
+finish
