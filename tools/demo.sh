@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The embedded default: install what is missing, build, then make a publisher key,
 # publish a few generated sample payloads as one signed update into a demo store
-# (demo/store), list it and verify it.
+# (demo/store), list and verify it, and serve it with updcached (Ctrl-C stops it).
+# UPDCACHE_DEMO_PORT picks the plain port (default 8530); UPDCACHE_DEMO_NO_SERVE=1 skips
+# serving.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
@@ -11,7 +13,9 @@ D=$PWD/demo
 # A fresh demo store each run, so re-running shows the same result.
 rm -rf "$D/store"
 mkdir -p "$D/payloads"
-printf '[server]\nstore = store\n' >"$D/updcache.conf"
+PORT=${UPDCACHE_DEMO_PORT:-8530}
+printf '[server]\nstore = store\nhttp_port = %s\nlisten = 127.0.0.1\nport_file = ports\n' \
+    "$PORT" >"$D/updcache.conf"
 [ -f "$D/publisher.key" ] || "$UC" keygen --out "$D/publisher.key"
 # Sample payloads of the kinds WSUS serves; sizes from empty to 32 MiB.
 # (process substitution: openssl ends on SIGPIPE, which pipefail would count as failure)
@@ -31,7 +35,22 @@ echo
 echo "== updcache verify"
 "$UC" verify --config "$D/updcache.conf"
 echo
-echo "The demo store is $D/store. Try:"
+[ "${UPDCACHE_DEMO_NO_SERVE:-}" = 1 ] && exit 0
+rm -f "$D/ports"
+"$PWD/build/cache/updcached" --config "$D/updcache.conf" &
+pid=$!
+trap 'kill $pid 2>/dev/null' EXIT INT TERM
+for _ in $(seq 100); do [ -s "$D/ports" ] && break; sleep 0.05; done
+[ -s "$D/ports" ] || { echo "updcached did not start" >&2; exit 1; }
+P=$(sed -n 's/^http=//p' "$D/ports")
+CAB=$("$UC" ls --files --config "$D/updcache.conf" | awk -F'\t' '$5 ~ /\.cab$/ && $4 > 1000000 {print $5; exit}')
+SHA=$(basename "$CAB" .cab)
+echo
+echo "updcached serves $D/store on http://127.0.0.1:$P/ (Ctrl-C stops it). Try:"
+echo "  curl -sI http://127.0.0.1:$P/$CAB"
+echo "  curl -s http://127.0.0.1:$P/$CAB | sha1sum            # = ${SHA,,}"
+echo "  curl -s -r 0-1048575 -o part http://127.0.0.1:$P/$CAB  # a Delivery Optimization range"
+echo "  curl -s http://127.0.0.1:$P/c/msdownload/update/software/kb5034441_${SHA,,}.cab | sha1sum"
+echo "  curl -si http://127.0.0.1:$P/ClientWebService/          # 403: metadata is TLS-only"
 echo "  $UC ls --files --config $D/updcache.conf"
-echo "  $UC verify --fast --config $D/updcache.conf"
-echo "  $UC --help"
+wait $pid
