@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -66,6 +67,24 @@ static int open_store(struct uc_daemon *d)
         return -1;
     }
     return 0;
+}
+
+/*
+ * Each connection holds a socket, and while sending a file and a pipe: raise the soft
+ * open-file limit to the hard one, and say so when max_connections cannot fit under it.
+ */
+static void raise_nofile(const struct uc_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && cfg->max_connections * 4 + 64 > rl.rlim_cur)
+        fprintf(stderr,
+                "updcached: open-file limit %llu is low for max_connections = %llu "
+                "(up to 4 descriptors each); raise it (LimitNOFILE= in systemd)\n",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)cfg->max_connections);
 }
 
 static int write_files(const struct uc_daemon *d)
@@ -188,6 +207,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile(&d.cfg);
     if (!d.workers || !threads || open_store(&d) || start_workers(&d, threads) || write_files(&d))
         return 1;
     fprintf(stderr, "updcached: serving http://%s:%d/ with %u workers from %s\n", d.cfg.listen,
