@@ -40,6 +40,7 @@ enum uc_conn_state {
     C_OPENING,   /* the file is being opened through the ring */
     C_READING,   /* a small body is being read into the output buffer */
     C_SENDING,   /* segments going out: send for memory, splice for file ranges */
+    C_LINGER,    /* response sent, write side shut: discarding input until EOF or timeout */
     C_CLOSING,   /* shut down; freed when the last operation in flight completes */
 };
 
@@ -62,6 +63,7 @@ struct uc_conn {
 
     char *in; /* request head bytes, then whatever was pipelined after them */
     uint32_t in_len, in_cap;
+    uint64_t lingered; /* bytes discarded while lingering */
     struct uc_http_req req;
     int64_t head_start_ns; /* first byte of the head being read, 0 between requests */
     int64_t req_start_ns;
@@ -79,9 +81,12 @@ struct uc_conn {
     int pipe_r, pipe_w;
     uint64_t pipe_fill, pipe_cap;
 
-    struct uc_file_rec rec; /* copied out of the index: LMDB memory is never held */
-    char name[96];          /* file to open, relative to Content/ (read at submission) */
-    struct open_how how;    /* for SelfUpdate's openat2 (read at submission) */
+    struct uc_file_rec rec;   /* copied out of the index: LMDB memory is never held */
+    struct uc_hot_entry *hot; /* pinned while this request copies from it, else NULL */
+    bool fill_hot;            /* a whole small file is being read: cache it when done */
+    size_t fill_off;          /* where in out its bytes land */
+    char name[96];            /* file to open, relative to Content/ (read at submission) */
+    struct open_how how;      /* for SelfUpdate's openat2 (read at submission) */
     struct uc_route route;
     int status;
     uint64_t body_len;
@@ -102,6 +107,7 @@ struct uc_worker {
     MDB_txn *txn; /* reset read transaction, renewed per lookup */
     struct uc_accesslog log;
     int log_gen;
+    struct uc_hotcache hot; /* this worker's share of [server] hot_cache */
     long nconns;
     struct uc_conn *conns; /* list head, for closing idle ones at stop */
     int64_t now_ns;        /* CLOCK_MONOTONIC, for timeouts and durations */
@@ -113,6 +119,7 @@ struct uc_worker {
 struct io_uring_sqe *uc_sqe(struct uc_worker *w);
 void uc_conn_submit(struct uc_conn *c, struct io_uring_sqe *sqe, enum uc_op op);
 void uc_conn_close(struct uc_conn *c);
+void uc_conn_linger(struct uc_conn *c);
 void uc_conn_arm_recv(struct uc_conn *c);
 void uc_conn_next_request(struct uc_conn *c);
 int64_t uc_now_ns(void);

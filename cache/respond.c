@@ -29,6 +29,7 @@ static struct uc_resp_opts opts(const struct uc_conn *c)
 }
 
 static void start_sending(struct uc_conn *c);
+static bool serve_hot(struct uc_conn *c);
 
 void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool then_close)
 {
@@ -141,7 +142,11 @@ void uc_respond_request(struct uc_conn *c)
     switch (c->route.root) {
     case UC_ROOT_CONTENT:
     case UC_ROOT_MSDOWNLOAD: {
+        /* The index is asked every time, before the hot cache: a file quarantined by
+         * verify --repair stops being served at once. */
         int rc = lookup(c->w, c->route.sha1, &c->rec);
+        if (rc == 0 && c->rec.state == UC_FILE_PRESENT && serve_hot(c))
+            return;
         if (rc == 0 && c->rec.state == UC_FILE_PRESENT)
             open_file(c);
         else if (rc == 0 || rc == UC_ENOTFOUND)
@@ -177,6 +182,10 @@ static void add_file(struct uc_conn *c, uint64_t off, uint64_t len, bool small)
 {
     if (len == 0)
         return;
+    if (c->hot) { /* from the hot cache: a copy into the output buffer, no I/O */
+        add_mem(c, (const char *)c->hot->data + off, len);
+        return;
+    }
     if (!small) {
         c->segs[c->nseg++] = (struct uc_seg){true, off, len};
         return;
@@ -206,6 +215,31 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
     etag[33] = '"';
     etag[34] = 0;
     *f = (struct uc_resp_file){c->rec.size, c->rec.ingest_time, etag, 34, c->rec.sha256};
+    return true;
+}
+
+static void plan(struct uc_conn *c, const struct uc_resp_file *f);
+
+/* A hot small file answers without opening anything. */
+static bool serve_hot(struct uc_conn *c)
+{
+    struct uc_hot_entry *e = uc_hot_get(&c->w->hot, c->rec.sha1);
+    if (!e)
+        return false;
+    if (e->len != c->rec.size) { /* cannot happen for content addressed by hash */
+        uc_hot_release(&c->w->hot, e);
+        return false;
+    }
+    c->hot = e;
+    struct uc_resp_file f;
+    char etag[80];
+    validators_for(c, &f, etag, sizeof(etag));
+    plan(c, &f);
+    /* plan() copied what it needed into the output buffer. */
+    if (c->hot) {
+        uc_hot_release(&c->w->hot, c->hot);
+        c->hot = NULL;
+    }
     return true;
 }
 
@@ -252,6 +286,8 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
     }
     bool small = c->out_len + c->body_len <= UC_OUT_CAP;
     if (c->status == 200) {
+        c->fill_hot = small && !c->hot && c->route.root != UC_ROOT_SELFUPDATE;
+        c->fill_off = c->out_len;
         add_file(c, 0, f->size, small);
     } else if (!multi) {
         add_file(c, parts[0].first, c->body_len, small);
@@ -306,6 +342,8 @@ void uc_respond_on_read(struct uc_conn *c, int res)
         uc_respond_error(c, 503, "read error", true);
         return;
     }
+    if (c->fill_hot) /* the bytes just read are the whole, verified file */
+        uc_hot_put(&c->w->hot, c->rec.sha1, c->out + c->fill_off, c->rec.size);
     start_sending(c);
 }
 
@@ -433,7 +471,7 @@ static void response_done(struct uc_conn *c)
     if (c->req.head_len)
         log_access(c);
     if (!c->keep || atomic_load(&c->w->d->stop)) {
-        uc_conn_close(c);
+        uc_conn_linger(c);
         return;
     }
     uc_conn_next_request(c);

@@ -59,6 +59,8 @@ static void worker_submit(struct uc_worker *w, struct io_uring_sqe *sqe, enum uc
 
 static void free_conn(struct uc_conn *c)
 {
+    if (c->hot)
+        uc_hot_release(&c->w->hot, c->hot);
     if (c->file_fd >= 0)
         close(c->file_fd);
     if (c->pipe_r >= 0) {
@@ -90,6 +92,36 @@ void uc_conn_close(struct uc_conn *c)
         c->state = C_CLOSING;
         shutdown(c->fd, SHUT_RDWR);
     }
+}
+
+#define LINGER_SECONDS 2
+#define LINGER_BYTES (1024 * 1024)
+
+/*
+ * Close after a response without losing it: closing a socket with unread input makes
+ * the kernel send a reset, which can destroy the response before the client reads it
+ * (the rest of an oversized head, a refused body). So shut the write side, discard
+ * input for a short, bounded while, then close.
+ */
+void uc_conn_linger(struct uc_conn *c)
+{
+    if (c->state == C_CLOSING)
+        return;
+    if (c->state != C_LINGER) {
+        c->state = C_LINGER;
+        c->lingered = 0;
+        shutdown(c->fd, SHUT_WR);
+        c->ts.tv_sec = LINGER_SECONDS;
+        c->ts.tv_nsec = 0;
+    }
+    struct uc_worker *w = c->w;
+    struct io_uring_sqe *sqe = uc_sqe(w);
+    io_uring_prep_recv(sqe, c->fd, c->in, c->in_cap, 0);
+    sqe->flags |= IOSQE_IO_LINK;
+    uc_conn_submit(c, sqe, OP_RECV);
+    sqe = uc_sqe(w);
+    io_uring_prep_link_timeout(sqe, &c->ts, 0);
+    uc_conn_submit(c, sqe, OP_LINK_TIMEOUT);
 }
 
 void uc_conn_arm_recv(struct uc_conn *c)
@@ -144,6 +176,7 @@ void uc_conn_next_request(struct uc_conn *c)
     c->seg_done = c->pipe_fill = 0;
     c->reads_left = 0;
     c->read_expect = c->read_got = 0;
+    c->fill_hot = false;
     c->out_len = 0;
     c->head_start_ns = c->in_len ? c->w->now_ns : 0;
     if (c->in_len) /* pipelined: the next head may already be here */
@@ -156,6 +189,14 @@ static void on_recv(struct uc_conn *c, int res)
 {
     if (c->state == C_CLOSING)
         return;
+    if (c->state == C_LINGER) {
+        c->lingered += res > 0 ? (uint64_t)res : 0;
+        if (res > 0 && c->lingered < LINGER_BYTES)
+            uc_conn_linger(c);
+        else
+            uc_conn_close(c);
+        return;
+    }
     if (res == -ECANCELED) { /* the linked timeout fired */
         if (c->in_len)
             uc_respond_error(c, 408, NULL, true); /* slowloris: cut off */
@@ -285,7 +326,7 @@ static void housekeeping(struct uc_worker *w)
         /* Idle keep-alive connections go now; responses in progress finish first. */
         for (struct uc_conn *c = w->conns, *next; c; c = next) {
             next = c->next;
-            if (c->state == C_READ_HEAD && c->in_len == 0)
+            if ((c->state == C_READ_HEAD && c->in_len == 0) || c->state == C_LINGER)
                 uc_conn_close(c);
         }
     }
@@ -465,6 +506,12 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
         goto fail;
     }
     mdb_txn_reset(w->txn);
+    /* Each worker caches its own hot files: no locks; the budget is shared out. */
+    rc = uc_hot_init(&w->hot, d->cfg.hot_cache / d->nworkers, 64 * 1024);
+    if (rc) {
+        snprintf(err, errlen, "[server] hot_cache: %s", strerror(-rc));
+        goto fail;
+    }
     rc = uc_accesslog_open(&w->log, d->cfg.access_log);
     if (rc) {
         snprintf(err, errlen, "[server] access_log %s: %s", d->cfg.access_log, strerror(-rc));
@@ -493,6 +540,7 @@ void uc_worker_destroy(struct uc_worker *w)
     if (w->efd >= 0)
         close(w->efd);
     uc_accesslog_close(&w->log);
+    uc_hot_free(&w->hot);
     io_uring_queue_exit(&w->ring);
     free(w);
 }

@@ -161,6 +161,16 @@ make_file "$T/src/late.msu" 12345
 "$UC" add --config "$C" --key "$T/k" --title late "$T/src/late.msu" >/dev/null 2>&1
 check "file added while running is served" cmp -s <(curl -sS -m 5 "$B$(url_of "$T/src/late.msu")") "$T/src/late.msu"
 
+# --- A hot (cached) file that verify --repair quarantines is not served any more.
+for _ in 1 2 3; do curl -sS -m 5 -o /dev/null "$B$U"; done
+F=$T/s/store$U
+chmod u+w "$F"
+printf 'X' | dd of="$F" bs=1 seek=10 conv=notrunc 2>/dev/null
+"$UC" verify --repair --config "$C" >/dev/null 2>&1 || true
+check "quarantined hot file answers 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$U")" = 404
+"$UC" add --config "$C" --key "$T/k" --title again "$T/src/small.cab" >/dev/null 2>&1
+check "re-published file served again" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
+
 # --- Access log, rotation on SIGUSR1, SIGTERM.
 sleep 1.2 # one tick: the buffer is flushed
 check "access log has request lines" grep -qE '"GET /Content/.* HTTP/1.1" 200 4096 "-" "curl/' "$T/access.log"
