@@ -88,6 +88,14 @@ range "bytes=100-2000000" 206 100 $((SIZE - 1))
 range "bytes=0-0,0-10" 206 0 10
 range "bytes=2000000-" 416
 check "416 names the size" grep -q "^Content-Range: bytes \*/$SIZE" "$T/rh"
+range "bytes=0-" 206 0 $((SIZE - 1))
+range "bytes=0-0" 206 0 0
+range "bytes=-0" 416
+range "bytes=-99999999" 206 0 $((SIZE - 1))
+range "bytes=$((SIZE - 1))-" 206 $((SIZE - 1)) $((SIZE - 1))
+range "bytes=$SIZE-$SIZE" 416
+range "bytes= 10-20" 206 10 20
+range "bytes=10-20,15-30" 206 10 30
 range "bytes=5-1" 200
 range "pages=0-1" 200
 check "two ranges -> 206" test "$(curl -sS -m 5 -D "$T/rh" -o "$T/rb" -w '%{http_code}' -H 'Range: bytes=0-1,4-5' "$B$M")" = 206
@@ -108,6 +116,12 @@ check "If-Modified-Since 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code
 check "If-Match mismatch 412" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-Match: "nope"' "$B$U")" = 412
 check "If-Range match keeps 206" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-Range: $etag" -r 0-9 "$B$U")" = 206
 check "If-Range mismatch gives 200" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-Range: "old"' -r 0-9 "$B$U")" = 200
+check "If-None-Match * 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-None-Match: *' "$B$U")" = 304
+check "If-None-Match weak match 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: W/$etag" "$B$U")" = 304
+check "If-None-Match other 200" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-None-Match: "x"' "$B$U")" = 200
+check "If-Unmodified-Since past 412" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT' "$B$U")" = 412
+check "If-Range date match keeps 206" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-Range: $lm" -r 0-9 "$B$U")" = 206
+check "304 carries the ETag" bash -c "curl -sS -m 5 -D - -o /dev/null -H 'If-None-Match: $etag' '$B$U' | grep -q '^ETag: $etag'"
 check "HEAD with Range answers like GET" test "$(curl -sS -m 5 -I -o /dev/null -w '%{http_code}' -r 0-9 "$B$U")" = 206
 
 # --- Raw connections: pipelining, HTTP/1.0, Connection: close, bad input.
