@@ -84,8 +84,13 @@ const char *uc_resp_reason(int status)
 
 static void common(struct out *o, int status, const struct uc_resp_opts *opt)
 {
-    char date[UC_HTTPDATE_LEN + 1];
-    uc_httpdate_format(opt->now, date);
+    /* One Date string per second per thread: formatting it costs more than the rest. */
+    static _Thread_local int64_t cached_at = -1;
+    static _Thread_local char date[UC_HTTPDATE_LEN + 1];
+    if (opt->now != cached_at) {
+        uc_httpdate_format(opt->now, date);
+        cached_at = opt->now;
+    }
     put(o, "HTTP/1.1 %d %s\r\nServer: updcache\r\nDate: %s\r\n", status, uc_resp_reason(status),
         date);
     if (opt->close)

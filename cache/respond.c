@@ -442,6 +442,8 @@ static struct uc_http_span find_header(const struct uc_conn *c, const char *name
 
 static void log_access(struct uc_conn *c)
 {
+    if (c->w->log.fd < 0)
+        return; /* access_log = off: do not even look for the headers */
     const struct uc_http_req *r = &c->req;
     const char *line = c->in + r->method_span.off;
     const char *eol = memchr(line, '\r', r->head_len - r->method_span.off);
