@@ -310,6 +310,19 @@ int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const cha
     return 0;
 }
 
+int uc_store_stage_path(struct uc_store *st, const char *path, const char *suffix,
+                        struct uc_staged *out, _Atomic uint64_t *progress, struct uc_errbuf *eb)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        out->fd = -1;
+        return uc_errf(eb, -errno, "%s: %s", path, strerror(errno));
+    }
+    int rc = uc_store_stage(st, fd, path, suffix, out, progress, eb);
+    close(fd);
+    return rc;
+}
+
 int uc_store_sync_staged(struct uc_store *st, struct uc_staged *s, struct uc_errbuf *eb)
 {
     if (fsync(s->fd) == 0)

@@ -69,6 +69,9 @@ struct uc_staged {
  */
 int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const char *suffix,
                    struct uc_staged *out, _Atomic uint64_t *progress, struct uc_errbuf *eb);
+/* uc_store_stage() of the file at path (opened read-only, closed again); path names it. */
+int uc_store_stage_path(struct uc_store *st, const char *path, const char *suffix,
+                        struct uc_staged *out, _Atomic uint64_t *progress, struct uc_errbuf *eb);
 /* fsync a staged file. */
 int uc_store_sync_staged(struct uc_store *st, struct uc_staged *s, struct uc_errbuf *eb);
 /* Remove a staged file that will not be published. */

@@ -48,17 +48,18 @@ static int open_store(struct uc_daemon *d)
 {
     struct uc_errbuf eb = {{0}};
     struct uc_store *st = NULL;
-    /* A fresh machine may start the daemon before the first ingest: make the layout. */
-    if (access(d->cfg.store, F_OK) != 0 || uc_store_open(d->cfg.store, false, true, &st, &eb)) {
+    /* A fresh machine may start the daemon before the first ingest: make the layout. Any
+     * other failure (a newer schema, permissions) is reported as it is. */
+    if (access(d->cfg.store, F_OK) != 0) {
         if (uc_store_open(d->cfg.store, true, false, &st, &eb)) {
             fprintf(stderr, "updcached: %s\n", eb.msg);
             return -1;
         }
         uc_store_close(st);
-        if (uc_store_open(d->cfg.store, false, true, &st, &eb)) {
-            fprintf(stderr, "updcached: %s\n", eb.msg);
-            return -1;
-        }
+    }
+    if (uc_store_open(d->cfg.store, false, true, &st, &eb)) {
+        fprintf(stderr, "updcached: %s\n", eb.msg);
+        return -1;
     }
     d->store = st;
     d->selfupdate_fd = openat(st->root_fd, "SelfUpdate", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

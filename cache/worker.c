@@ -94,6 +94,18 @@ void uc_conn_close(struct uc_conn *c)
     }
 }
 
+/* A receive into buf with the linked timeout c->ts (which the kernel reads at submit). */
+static void submit_recv(struct uc_conn *c, char *buf, size_t len)
+{
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    io_uring_prep_recv(sqe, c->fd, buf, len, 0);
+    sqe->flags |= IOSQE_IO_LINK;
+    uc_conn_submit(c, sqe, OP_RECV);
+    sqe = uc_sqe(c->w);
+    io_uring_prep_link_timeout(sqe, &c->ts, 0);
+    uc_conn_submit(c, sqe, OP_LINK_TIMEOUT);
+}
+
 #define LINGER_SECONDS 2
 #define LINGER_BYTES (1024 * 1024)
 
@@ -114,14 +126,7 @@ void uc_conn_linger(struct uc_conn *c)
         c->ts.tv_sec = LINGER_SECONDS;
         c->ts.tv_nsec = 0;
     }
-    struct uc_worker *w = c->w;
-    struct io_uring_sqe *sqe = uc_sqe(w);
-    io_uring_prep_recv(sqe, c->fd, c->in, c->in_cap, 0);
-    sqe->flags |= IOSQE_IO_LINK;
-    uc_conn_submit(c, sqe, OP_RECV);
-    sqe = uc_sqe(w);
-    io_uring_prep_link_timeout(sqe, &c->ts, 0);
-    uc_conn_submit(c, sqe, OP_LINK_TIMEOUT);
+    submit_recv(c, c->in, c->in_cap);
 }
 
 void uc_conn_arm_recv(struct uc_conn *c)
@@ -136,13 +141,7 @@ void uc_conn_arm_recv(struct uc_conn *c)
     c->ts.tv_sec = left / 1000000000;
     c->ts.tv_nsec = left % 1000000000;
     c->state = C_READ_HEAD;
-    struct io_uring_sqe *sqe = uc_sqe(w);
-    io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    sqe->flags |= IOSQE_IO_LINK;
-    uc_conn_submit(c, sqe, OP_RECV);
-    sqe = uc_sqe(w);
-    io_uring_prep_link_timeout(sqe, &c->ts, 0);
-    uc_conn_submit(c, sqe, OP_LINK_TIMEOUT);
+    submit_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
 }
 
 /* Parse what is buffered; respond, wait for more, or refuse. */

@@ -59,13 +59,7 @@ static void stage_one(void *ctx, size_t i)
                          it->path);
         return;
     }
-    int fd = open(it->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        it->rc = uc_errf(&it->eb, -errno, "%s: %s", it->path, strerror(errno));
-        return;
-    }
-    it->rc = uc_store_stage(j->store, fd, it->path, suffix, &it->st, &j->prog.done_bytes, &it->eb);
-    close(fd);
+    it->rc = uc_store_stage_path(j->store, it->path, suffix, &it->st, &j->prog.done_bytes, &it->eb);
     if (!it->rc && it->st.dg.size != it->size)
         it->rc =
             uc_errf(&it->eb, UC_ESIZE,

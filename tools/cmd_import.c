@@ -151,14 +151,8 @@ static void stage_one(void *ctx, size_t k)
     struct imp_item *it = &j->items[j->lo + k];
     if (it->skip)
         return;
-    int fd = open(it->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        it->rc = uc_errf(&it->eb, -errno, "%s: %s", it->path, strerror(errno));
-        return;
-    }
     it->rc =
-        uc_store_stage(j->store, fd, it->path, it->suffix, &it->st, &j->prog.done_bytes, &it->eb);
-    close(fd);
+        uc_store_stage_path(j->store, it->path, it->suffix, &it->st, &j->prog.done_bytes, &it->eb);
     if (!it->rc && memcmp(it->st.dg.sha1, it->sha1, UC_SHA1_LEN)) {
         char want[41], got[41];
         uc_hex_encode(it->sha1, UC_SHA1_LEN, want, true);
