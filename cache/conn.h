@@ -53,46 +53,75 @@ struct uc_seg {
 #define UC_SEG_MAX (2 * 64 + 4)
 #define UC_OUT_CAP (64 * 1024 + 16 * 1024) /* small bodies (<= 64 KiB) go out in one send */
 
-struct uc_conn {
-    struct uc_worker *w;
-    struct uc_conn *prev, *next; /* the worker's connections */
-    int fd;
-    unsigned inflight; /* SQEs submitted and not yet completed */
-    enum uc_conn_state state;
-    char client[48];
-
-    char *in; /* request head bytes, then whatever was pipelined after them */
-    uint32_t in_len, in_cap;
-    uint64_t lingered; /* bytes discarded while lingering */
+/*
+ * One request in progress. A connection holds one only from the first byte of a head
+ * to the end of its response (and while pipelined bytes wait): an idle keep-alive
+ * connection costs its small struct uc_conn and nothing else.
+ */
+struct uc_xfer {
+    struct uc_xfer *next_free; /* the worker's pool */
     struct uc_http_req req;
-    int64_t head_start_ns; /* first byte of the head being read, 0 between requests */
     int64_t req_start_ns;
     int64_t req_wall_s;
-    struct __kernel_timespec ts; /* read by the kernel at submission */
-
-    char *out;
     size_t out_len;
     struct uc_seg segs[UC_SEG_MAX];
     unsigned nseg, seg_i;
     uint64_t seg_done; /* bytes of segs[seg_i] already on the socket */
     unsigned reads_left;
     uint64_t read_expect, read_got; /* small body: bytes asked for and received */
-    int file_fd;
-    int pipe_r, pipe_w;
-    uint64_t pipe_fill, pipe_cap;
-
-    struct uc_file_rec rec;   /* copied out of the index: LMDB memory is never held */
-    struct uc_hot_entry *hot; /* pinned while this request copies from it, else NULL */
-    bool fill_hot;            /* a whole small file is being read: cache it when done */
-    size_t fill_off;          /* where in out its bytes land */
-    char name[96];            /* file to open, relative to Content/ (read at submission) */
-    struct open_how how;      /* for SelfUpdate's openat2 (read at submission) */
+    struct uc_file_rec rec;         /* copied out of the index: LMDB memory is never held */
+    struct uc_hot_entry *hot;       /* pinned while this request copies from it, else NULL */
+    bool fill_hot;                  /* a whole small file is being read: cache it when done */
+    size_t fill_off;                /* where in out its bytes land */
+    char name[96];                  /* file to open, relative to Content/ (read at submission) */
+    struct open_how how;            /* for SelfUpdate's openat2 (read at submission) */
     struct uc_route route;
     int status;
     uint64_t body_len;
     bool keep;      /* keep-alive after this response */
     bool head_only; /* HEAD: headers only */
+    char out[UC_OUT_CAP];
 };
+
+/*
+ * Timer queues: every connection not closing is in exactly one, appended when it
+ * enters it. A queue's timeout is the same for all its members, so each queue is in
+ * expiry order and the tick looks only at the heads.
+ */
+enum uc_tq {
+    TQ_IDLE,   /* keep-alive, no bytes of a next request: keepalive_timeout */
+    TQ_HEAD,   /* part of a head received: header_timeout from its first byte */
+    TQ_BUSY,   /* opening, reading, sending: no progress for keepalive_timeout */
+    TQ_LINGER, /* discarding input after the last response */
+    TQ_COUNT,
+    TQ_NONE = TQ_COUNT,
+};
+
+struct uc_conn {
+    struct uc_worker *w;
+    struct uc_conn *prev, *next; /* the timer queue */
+    int64_t tq_since_ns;         /* when it entered the queue (or last made progress) */
+    int fd;
+    unsigned inflight; /* SQEs submitted and not yet completed */
+    enum uc_conn_state state;
+    uint8_t tq;
+    bool recv_armed;  /* a receive is in flight (multishot: until its last CQE) */
+    bool recv_cancel; /* its cancellation was asked for (input backpressure) */
+    char client[46];  /* INET6_ADDRSTRLEN */
+
+    char *in; /* request head bytes, then whatever was pipelined after them; lazy */
+    uint32_t in_len, in_cap;
+    uint64_t lingered;     /* bytes discarded while lingering */
+    int64_t head_start_ns; /* first byte of the head being read, 0 between requests */
+
+    int file_fd;
+    int pipe_r, pipe_w;
+    uint64_t pipe_fill, pipe_cap;
+    struct uc_xfer *x; /* the request in progress, or NULL */
+};
+
+/* What the worker applies now; replaced as a whole on SIGHUP (daemon.h). */
+#define W_CFG(w) (&(w)->set->cfg)
 
 struct uc_worker {
     struct uc_daemon *d;
@@ -100,29 +129,59 @@ struct uc_worker {
     struct io_uring ring;
     bool ring_disabled; /* created with R_DISABLED: the worker thread enables it */
     int lfd, port;
-    bool accepting;
+    unsigned accepts_armed; /* multishot accepts in flight (two across a listener swap) */
     int efd;
     uint64_t efd_val;
     struct __kernel_timespec tick_ts;
-    MDB_txn *txn; /* reset read transaction, renewed per lookup */
+    const struct uc_settings *set; /* taken from the daemon at each generation change */
+    _Atomic unsigned set_gen;      /* the generation of set: the signal thread reads it */
+    _Atomic int new_lfd;           /* a listener handed over by a reload, or -1 */
+    MDB_txn *txn;                  /* reset read transaction, renewed per lookup */
     struct uc_accesslog log;
     int log_gen;
     struct uc_hotcache hot; /* this worker's share of [server] hot_cache */
     long nconns;
-    struct uc_conn *conns; /* list head, for closing idle ones at stop */
-    int64_t now_ns;        /* CLOCK_MONOTONIC, for timeouts and durations */
-    int64_t wall_s;        /* wall clock, for Date and the access log */
+    struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
+    struct uc_xfer *xfer_pool; /* free request states, reused before malloc */
+    unsigned xfer_pooled;
+    /* Provided buffer ring for multishot receive (NULL: single-shot fallback). */
+    struct io_uring_buf_ring *br;
+    char *br_bufs;
+    unsigned br_added; /* buffers given back since the last advance */
+    bool multishot;
+    char *scratch;  /* single-shot fallback: where lingering input is discarded */
+    int64_t now_ns; /* CLOCK_MONOTONIC, for timeouts and durations */
+    int64_t wall_s; /* wall clock, for Date and the access log */
+    int64_t next_timer_ns;
     int64_t stop_deadline_ns;
 };
+
+#define UC_BGID 0          /* the one provided buffer group of each ring */
+#define UC_BR_ENTRIES 1024 /* power of two */
+#define UC_BR_BUF 2048     /* a request head larger than this spans buffers */
 
 /* worker.c */
 struct io_uring_sqe *uc_sqe(struct uc_worker *w);
 void uc_conn_submit(struct uc_conn *c, struct io_uring_sqe *sqe, enum uc_op op);
-void uc_conn_close(struct uc_conn *c);
-void uc_conn_linger(struct uc_conn *c);
-void uc_conn_arm_recv(struct uc_conn *c);
-void uc_conn_next_request(struct uc_conn *c);
 int64_t uc_now_ns(void);
+
+/* conn.c */
+void uc_conn_accepted(struct uc_worker *w, int fd);
+void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe);
+void uc_conn_close(struct uc_conn *c);
+void uc_conn_free(struct uc_conn *c);
+void uc_conn_linger(struct uc_conn *c);
+void uc_conn_next_request(struct uc_conn *c);
+/* Re-stamp a busy connection: it made progress. */
+void uc_conn_progress(struct uc_conn *c);
+/* Close or answer what has timed out at the heads of the timer queues. */
+void uc_conn_timers(struct uc_worker *w);
+void uc_conn_close_idle(struct uc_worker *w);
+/* Register the provided buffer ring (worker thread); false: single-shot fallback. */
+bool uc_conn_setup_multishot(struct uc_worker *w);
+/* Hand the buffers given back since the last call to the kernel. */
+void uc_conn_buffers_advance(struct uc_worker *w);
+void uc_worker_pool_free(struct uc_worker *w);
 
 /* respond.c */
 void uc_respond_request(struct uc_conn *c);

@@ -15,12 +15,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct uc_daemon {
+/*
+ * The config as the workers apply it. SIGHUP builds a new one and publishes it; each
+ * worker switches at its next wake-up and says so in its ack; the old one is freed
+ * once every worker has moved on. Nothing in it changes after publication.
+ */
+struct uc_settings {
     struct uc_config cfg;
-    struct uc_store *store; /* index opened read-only */
-    int selfupdate_fd;      /* O_DIRECTORY fd of store/SelfUpdate */
     struct uc_http_limits limits;
-    int port; /* bound plain port */
+    unsigned gen;
+    struct uc_settings *retired_next; /* signal thread: waiting until no worker uses it */
+};
+
+struct uc_daemon {
+    struct uc_settings *boot; /* as loaded at start: store, workers, hot_cache keep these */
+    _Atomic(struct uc_settings *) live;
+    struct uc_settings *retired; /* replaced settings some worker may still read */
+    struct uc_store *store;      /* index opened read-only */
+    int selfupdate_fd;           /* O_DIRECTORY fd of store/SelfUpdate */
+    int port;                    /* bound plain port */
     unsigned nworkers;
     struct uc_worker **workers;
     _Atomic int stop;         /* SIGTERM/SIGINT: drain and exit */
@@ -29,6 +42,10 @@ struct uc_daemon {
 };
 
 struct uc_worker;
+
+/* Settings owning *cfg (moved in; cfg is zeroed), limits derived; NULL when out of memory. */
+struct uc_settings *uc_settings_new(struct uc_config *cfg, unsigned gen);
+void uc_settings_free(struct uc_settings *s);
 
 /* Make worker i with its own ring and SO_REUSEPORT listener on d->port (0: pick one). */
 int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char *err,
@@ -39,6 +56,14 @@ void *uc_worker_run(void *arg);
 void uc_worker_wake(struct uc_worker *w);
 /* The port the worker's listener is bound to. */
 int uc_worker_port(const struct uc_worker *w);
+/* The settings generation the worker applies now (any thread). */
+unsigned uc_worker_settings_gen(const struct uc_worker *w);
+/* Make a listener on addr:port for worker use (SO_REUSEPORT), or -errno with err set. */
+int uc_listener_new(const char *addr, int port, char *err, size_t errlen);
+/* The port a listener is bound to. */
+int uc_listener_port(int lfd);
+/* Hand the worker a new listener to accept on instead of its current one (any thread). */
+void uc_worker_swap_listener(struct uc_worker *w, int lfd);
 void uc_worker_destroy(struct uc_worker *w);
 
 #endif

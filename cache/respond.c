@@ -25,7 +25,7 @@
 
 static struct uc_resp_opts opts(const struct uc_conn *c)
 {
-    return (struct uc_resp_opts){!c->keep, c->req.version == 10, c->w->wall_s};
+    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s};
 }
 
 static void start_sending(struct uc_conn *c);
@@ -34,17 +34,17 @@ static bool serve_hot(struct uc_conn *c);
 void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool then_close)
 {
     if (then_close)
-        c->keep = false;
+        c->x->keep = false;
     if (c->file_fd >= 0) {
         close(c->file_fd);
         c->file_fd = -1;
     }
     struct uc_resp_opts o = opts(c);
-    c->status = status;
-    c->out_len = uc_resp_error(c->out, UC_OUT_CAP, status, detail, &o);
-    c->body_len = 0;
-    c->nseg = 1;
-    c->segs[0] = (struct uc_seg){false, 0, c->out_len};
+    c->x->status = status;
+    c->x->out_len = uc_resp_error(c->x->out, UC_OUT_CAP, status, detail, &o);
+    c->x->body_len = 0;
+    c->x->nseg = 1;
+    c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
     start_sending(c);
 }
 
@@ -61,14 +61,14 @@ static bool known_method(const struct uc_http_req *r, const char *buf)
 
 static void forbidden(struct uc_conn *c)
 {
-    const struct uc_config *cfg = &c->w->d->cfg;
+    const struct uc_config *cfg = W_CFG(c->w);
     char detail[UC_ROUTE_PATH_MAX + 512], port[16] = "";
-    const char *root = uc_route_root_name(c->route.root);
+    const char *root = uc_route_root_name(c->x->route.root);
     if (cfg->https_port != 443)
         snprintf(port, sizeof(port), ":%d", cfg->https_port);
     if (cfg->https_port && cfg->name)
         snprintf(detail, sizeof(detail), "%s is served over TLS only: use https://%s%s%s", root,
-                 cfg->name, port, c->route.path);
+                 cfg->name, port, c->x->route.path);
     else
         snprintf(detail, sizeof(detail),
                  "%s is served over TLS only, and TLS is not configured on this server: run "
@@ -90,16 +90,16 @@ static void open_file(struct uc_conn *c)
 {
     struct uc_daemon *d = c->w->d;
     struct io_uring_sqe *sqe = uc_sqe(c->w);
-    if (c->route.root == UC_ROOT_SELFUPDATE) {
+    if (c->x->route.root == UC_ROOT_SELFUPDATE) {
         /* The client's path stays beneath SelfUpdate/: no "..", no symlinks out. */
-        c->how = (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
-                                   .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                              RESOLVE_NO_MAGICLINKS};
-        io_uring_prep_openat2(sqe, d->selfupdate_fd, c->route.path + strlen("/SelfUpdate/"),
-                              &c->how);
+        c->x->how = (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
+                                      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                                 RESOLVE_NO_MAGICLINKS};
+        io_uring_prep_openat2(sqe, d->selfupdate_fd, c->x->route.path + strlen("/SelfUpdate/"),
+                              &c->x->how);
     } else {
-        uc_store_content_name(c->rec.sha1, c->rec.suffix, c->name, sizeof(c->name));
-        io_uring_prep_openat(sqe, d->store->content_fd, c->name, O_RDONLY | O_CLOEXEC, 0);
+        uc_store_content_name(c->x->rec.sha1, c->x->rec.suffix, c->x->name, sizeof(c->x->name));
+        io_uring_prep_openat(sqe, d->store->content_fd, c->x->name, O_RDONLY | O_CLOEXEC, 0);
     }
     c->state = C_OPENING;
     uc_conn_submit(c, sqe, OP_OPEN);
@@ -107,13 +107,13 @@ static void open_file(struct uc_conn *c)
 
 void uc_respond_request(struct uc_conn *c)
 {
-    struct uc_http_req *r = &c->req;
+    struct uc_http_req *r = &c->x->req;
     struct uc_daemon *d = c->w->d;
-    c->req_start_ns = c->head_start_ns ? c->head_start_ns : c->w->now_ns;
-    c->req_wall_s = c->w->wall_s;
-    c->keep = !r->conn_close && !atomic_load(&d->stop);
-    c->head_only = r->method == UC_M_HEAD;
-    c->status = 0;
+    c->x->req_start_ns = c->head_start_ns ? c->head_start_ns : c->w->now_ns;
+    c->x->req_wall_s = c->w->wall_s;
+    c->x->keep = !r->conn_close && !atomic_load(&d->stop);
+    c->x->head_only = r->method == UC_M_HEAD;
+    c->x->status = 0;
     if (r->method != UC_M_GET && r->method != UC_M_HEAD) {
         if (known_method(r, c->in))
             uc_respond_error(c, 405, NULL, r->content_length > 0 || r->chunked);
@@ -125,10 +125,10 @@ void uc_respond_request(struct uc_conn *c)
         uc_respond_error(c, 400, "a GET or HEAD request carries no body", true);
         return;
     }
-    enum uc_route_rc rr = uc_route_eval(c->in + r->target.off, r->target.len, false, &c->route);
+    enum uc_route_rc rr = uc_route_eval(c->in + r->target.off, r->target.len, false, &c->x->route);
     if (rr == UC_ROUTE_BAD) {
-        fprintf(stderr, "updcached: %s: refused request target: %s\n", c->client, c->route.why);
-        uc_respond_error(c, 400, c->route.why, true);
+        fprintf(stderr, "updcached: %s: refused request target: %s\n", c->client, c->x->route.why);
+        uc_respond_error(c, 400, c->x->route.why, true);
         return;
     }
     if (rr == UC_ROUTE_NOT_FOUND) {
@@ -139,15 +139,15 @@ void uc_respond_request(struct uc_conn *c)
         forbidden(c);
         return;
     }
-    switch (c->route.root) {
+    switch (c->x->route.root) {
     case UC_ROOT_CONTENT:
     case UC_ROOT_MSDOWNLOAD: {
         /* The index is asked every time, before the hot cache: a file quarantined by
          * verify --repair stops being served at once. */
-        int rc = lookup(c->w, c->route.sha1, &c->rec);
-        if (rc == 0 && c->rec.state == UC_FILE_PRESENT && serve_hot(c))
+        int rc = lookup(c->w, c->x->route.sha1, &c->x->rec);
+        if (rc == 0 && c->x->rec.state == UC_FILE_PRESENT && serve_hot(c))
             return;
-        if (rc == 0 && c->rec.state == UC_FILE_PRESENT)
+        if (rc == 0 && c->x->rec.state == UC_FILE_PRESENT)
             open_file(c);
         else if (rc == 0 || rc == UC_ENOTFOUND)
             uc_respond_error(c, 404, NULL, false);
@@ -167,14 +167,14 @@ void uc_respond_request(struct uc_conn *c)
 /* Append a memory piece to the plan (out must have room: checked by the caller). */
 static void add_mem(struct uc_conn *c, const char *data, size_t len)
 {
-    if (c->nseg && !c->segs[c->nseg - 1].file &&
-        c->segs[c->nseg - 1].off + c->segs[c->nseg - 1].len == c->out_len)
-        c->segs[c->nseg - 1].len += len;
+    if (c->x->nseg && !c->x->segs[c->x->nseg - 1].file &&
+        c->x->segs[c->x->nseg - 1].off + c->x->segs[c->x->nseg - 1].len == c->x->out_len)
+        c->x->segs[c->x->nseg - 1].len += len;
     else
-        c->segs[c->nseg++] = (struct uc_seg){false, c->out_len, len};
+        c->x->segs[c->x->nseg++] = (struct uc_seg){false, c->x->out_len, len};
     if (data)
-        memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
+        memcpy(c->x->out + c->x->out_len, data, len);
+    c->x->out_len += len;
 }
 
 /* A file range: read into out now (small response) or spliced later. */
@@ -182,25 +182,25 @@ static void add_file(struct uc_conn *c, uint64_t off, uint64_t len, bool small)
 {
     if (len == 0)
         return;
-    if (c->hot) { /* from the hot cache: a copy into the output buffer, no I/O */
-        add_mem(c, (const char *)c->hot->data + off, len);
+    if (c->x->hot) { /* from the hot cache: a copy into the output buffer, no I/O */
+        add_mem(c, (const char *)c->x->hot->data + off, len);
         return;
     }
     if (!small) {
-        c->segs[c->nseg++] = (struct uc_seg){true, off, len};
+        c->x->segs[c->x->nseg++] = (struct uc_seg){true, off, len};
         return;
     }
     struct io_uring_sqe *sqe = uc_sqe(c->w);
-    io_uring_prep_read(sqe, c->file_fd, c->out + c->out_len, (unsigned)len, off);
-    c->reads_left++;
-    c->read_expect += len;
+    io_uring_prep_read(sqe, c->file_fd, c->x->out + c->x->out_len, (unsigned)len, off);
+    c->x->reads_left++;
+    c->x->read_expect += len;
     uc_conn_submit(c, sqe, OP_READ);
     add_mem(c, NULL, len);
 }
 
 static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag, size_t cap)
 {
-    if (c->route.root == UC_ROOT_SELFUPDATE) {
+    if (c->x->route.root == UC_ROOT_SELFUPDATE) {
         struct stat sb;
         if (fstat(c->file_fd, &sb) || !S_ISREG(sb.st_mode))
             return false;
@@ -211,10 +211,10 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
     }
     /* Strong ETag from the content hash: the bytes of an address never change. */
     etag[0] = '"';
-    uc_hex_encode(c->rec.sha256, 16, etag + 1, false);
+    uc_hex_encode(c->x->rec.sha256, 16, etag + 1, false);
     etag[33] = '"';
     etag[34] = 0;
-    *f = (struct uc_resp_file){c->rec.size, c->rec.ingest_time, etag, 34, c->rec.sha256};
+    *f = (struct uc_resp_file){c->x->rec.size, c->x->rec.ingest_time, etag, 34, c->x->rec.sha256};
     return true;
 }
 
@@ -223,32 +223,31 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f);
 /* A hot small file answers without opening anything. */
 static bool serve_hot(struct uc_conn *c)
 {
-    struct uc_hot_entry *e = uc_hot_get(&c->w->hot, c->rec.sha1);
+    struct uc_hot_entry *e = uc_hot_get(&c->w->hot, c->x->rec.sha1);
     if (!e)
         return false;
-    if (e->len != c->rec.size) { /* cannot happen for content addressed by hash */
+    if (e->len != c->x->rec.size) { /* cannot happen for content addressed by hash */
         uc_hot_release(&c->w->hot, e);
         return false;
     }
-    c->hot = e;
+    c->x->hot = e;
     struct uc_resp_file f;
     char etag[80];
     validators_for(c, &f, etag, sizeof(etag));
     plan(c, &f);
     /* plan() copied what it needed into the output buffer. */
-    if (c->hot) {
-        uc_hot_release(&c->w->hot, c->hot);
-        c->hot = NULL;
+    if (c->x->hot) {
+        uc_hot_release(&c->w->hot, c->x->hot);
+        c->x->hot = NULL;
     }
     return true;
 }
 
 static void plan(struct uc_conn *c, const struct uc_resp_file *f)
 {
-    const struct uc_daemon *d = c->w->d;
     struct uc_validators v = {f->etag, f->etag_len, f->last_modified};
     struct uc_resp_opts o = opts(c);
-    enum uc_cond_result cr = uc_cond_eval(&c->req, c->in, &v);
+    enum uc_cond_result cr = uc_cond_eval(&c->x->req, c->in, &v);
     if (cr == UC_COND_FAILED) {
         uc_respond_error(c, 412, NULL, false);
         return;
@@ -256,41 +255,42 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
     struct uc_range parts[256];
     uint32_t n = 0;
     enum uc_range_result rr = UC_RANGE_IGNORE;
-    int ri = c->req.known[UC_H_RANGE];
-    uint32_t max_parts = d->cfg.max_ranges < 64 ? (uint32_t)d->cfg.max_ranges : 64;
-    if (cr == UC_COND_PROCEED && ri >= 0 && !c->req.dup_range &&
-        uc_cond_if_range(&c->req, c->in, &v))
-        rr = uc_range_eval(c->in + c->req.headers[ri].value.off, c->req.headers[ri].value.len,
+    int ri = c->x->req.known[UC_H_RANGE];
+    uint64_t max_ranges = W_CFG(c->w)->max_ranges;
+    uint32_t max_parts = max_ranges < 64 ? (uint32_t)max_ranges : 64;
+    if (cr == UC_COND_PROCEED && ri >= 0 && !c->x->req.dup_range &&
+        uc_cond_if_range(&c->x->req, c->in, &v))
+        rr = uc_range_eval(c->in + c->x->req.headers[ri].value.off, c->x->req.headers[ri].value.len,
                            f->size, max_parts ? max_parts : 1, parts, 256, &n);
     char boundary[UC_BOUNDARY_LEN + 1];
     bool multi = rr == UC_RANGE_OK && n > 1;
-    c->status = cr == UC_COND_NOT_MODIFIED ? 304
-                : rr == UC_RANGE_UNSAT     ? 416
-                : rr == UC_RANGE_OK        ? 206
-                                           : 200;
+    c->x->status = cr == UC_COND_NOT_MODIFIED ? 304
+                   : rr == UC_RANGE_UNSAT     ? 416
+                   : rr == UC_RANGE_OK        ? 206
+                                              : 200;
     if (multi) {
         uc_multipart_boundary(boundary);
-        c->body_len = uc_multipart_length(boundary, parts, n, f->size);
-    } else if (c->status == 206) {
-        c->body_len = parts[0].last - parts[0].first + 1;
+        c->x->body_len = uc_multipart_length(boundary, parts, n, f->size);
+    } else if (c->x->status == 206) {
+        c->x->body_len = parts[0].last - parts[0].first + 1;
     } else {
-        c->body_len = c->status == 200 ? f->size : 0;
+        c->x->body_len = c->x->status == 200 ? f->size : 0;
     }
-    c->out_len = uc_resp_content_head(c->out, UC_OUT_CAP, c->status, f, parts,
-                                      multi ? boundary : NULL, c->body_len, &o);
-    c->nseg = 1;
-    c->segs[0] = (struct uc_seg){false, 0, c->out_len};
-    if (c->head_only || c->body_len == 0) {
+    c->x->out_len = uc_resp_content_head(c->x->out, UC_OUT_CAP, c->x->status, f, parts,
+                                         multi ? boundary : NULL, c->x->body_len, &o);
+    c->x->nseg = 1;
+    c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
+    if (c->x->head_only || c->x->body_len == 0) {
         start_sending(c);
         return;
     }
-    bool small = c->out_len + c->body_len <= UC_OUT_CAP;
-    if (c->status == 200) {
-        c->fill_hot = small && !c->hot && c->route.root != UC_ROOT_SELFUPDATE;
-        c->fill_off = c->out_len;
+    bool small = c->x->out_len + c->x->body_len <= UC_OUT_CAP;
+    if (c->x->status == 200) {
+        c->x->fill_hot = small && !c->x->hot && c->x->route.root != UC_ROOT_SELFUPDATE;
+        c->x->fill_off = c->x->out_len;
         add_file(c, 0, f->size, small);
     } else if (!multi) {
-        add_file(c, parts[0].first, c->body_len, small);
+        add_file(c, parts[0].first, c->x->body_len, small);
     } else {
         for (uint32_t i = 0; i < n; i++) {
             char ph[256];
@@ -302,7 +302,7 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
         char tail[64];
         add_mem(c, tail, uc_multipart_tail(tail, sizeof(tail), boundary));
     }
-    if (c->reads_left)
+    if (c->x->reads_left)
         c->state = C_READING; /* on_read sends once every read is back */
     else
         start_sending(c);
@@ -311,9 +311,9 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
 void uc_respond_on_open(struct uc_conn *c, int res)
 {
     if (res < 0) {
-        if (c->route.root != UC_ROOT_SELFUPDATE)
+        if (c->x->route.root != UC_ROOT_SELFUPDATE)
             fprintf(stderr, "updcached: Content/%s: indexed as present but cannot be opened: %s\n",
-                    c->name, strerror(-res));
+                    c->x->name, strerror(-res));
         uc_respond_error(c, res == -ENOENT || res == -ELOOP || res == -EXDEV ? 404 : 503, NULL,
                          false);
         return;
@@ -330,20 +330,20 @@ void uc_respond_on_open(struct uc_conn *c, int res)
 
 void uc_respond_on_read(struct uc_conn *c, int res)
 {
-    c->reads_left--;
+    c->x->reads_left--;
     if (res > 0)
-        c->read_got += (uint64_t)res;
-    if (c->reads_left)
+        c->x->read_got += (uint64_t)res;
+    if (c->x->reads_left)
         return; /* the others still write into the output buffer */
     /* Whole ranges of a regular file were asked for: less means an error or truncation. */
-    if (res < 0 || c->read_got != c->read_expect) {
-        fprintf(stderr, "updcached: %s: read %llu of %llu bytes; answering 503\n", c->name,
-                (unsigned long long)c->read_got, (unsigned long long)c->read_expect);
+    if (res < 0 || c->x->read_got != c->x->read_expect) {
+        fprintf(stderr, "updcached: %s: read %llu of %llu bytes; answering 503\n", c->x->name,
+                (unsigned long long)c->x->read_got, (unsigned long long)c->x->read_expect);
         uc_respond_error(c, 503, "read error", true);
         return;
     }
-    if (c->fill_hot) /* the bytes just read are the whole, verified file */
-        uc_hot_put(&c->w->hot, c->rec.sha1, c->out + c->fill_off, c->rec.size);
+    if (c->x->fill_hot) /* the bytes just read are the whole, verified file */
+        uc_hot_put(&c->w->hot, c->x->rec.sha1, c->x->out + c->x->fill_off, c->x->rec.size);
     start_sending(c);
 }
 
@@ -366,19 +366,19 @@ static void response_done(struct uc_conn *c);
 /* Issue the next operation of the plan, or finish. */
 static void pump(struct uc_conn *c)
 {
-    while (c->seg_i < c->nseg && c->seg_done == c->segs[c->seg_i].len) {
-        c->seg_i++;
-        c->seg_done = 0;
+    while (c->x->seg_i < c->x->nseg && c->x->seg_done == c->x->segs[c->x->seg_i].len) {
+        c->x->seg_i++;
+        c->x->seg_done = 0;
     }
-    if (c->seg_i == c->nseg) {
+    if (c->x->seg_i == c->x->nseg) {
         response_done(c);
         return;
     }
-    const struct uc_seg *s = &c->segs[c->seg_i];
-    bool more = c->seg_i + 1 < c->nseg;
+    const struct uc_seg *s = &c->x->segs[c->x->seg_i];
+    bool more = c->x->seg_i + 1 < c->x->nseg;
     struct io_uring_sqe *sqe = uc_sqe(c->w);
     if (!s->file) {
-        io_uring_prep_send(sqe, c->fd, c->out + s->off + c->seg_done, s->len - c->seg_done,
+        io_uring_prep_send(sqe, c->fd, c->x->out + s->off + c->x->seg_done, s->len - c->x->seg_done,
                            MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         uc_conn_submit(c, sqe, OP_SEND);
         return;
@@ -389,9 +389,9 @@ static void pump(struct uc_conn *c)
         uc_conn_submit(c, sqe, OP_SPLICE_OUT);
         return;
     }
-    uint64_t left = s->len - c->seg_done;
+    uint64_t left = s->len - c->x->seg_done;
     uint64_t chunk = left < c->pipe_cap ? left : c->pipe_cap;
-    io_uring_prep_splice(sqe, c->file_fd, (int64_t)(s->off + c->seg_done), c->pipe_w, -1,
+    io_uring_prep_splice(sqe, c->file_fd, (int64_t)(s->off + c->x->seg_done), c->pipe_w, -1,
                          (unsigned)chunk, SPLICE_F_MOVE);
     uc_conn_submit(c, sqe, OP_SPLICE_IN);
 }
@@ -399,10 +399,11 @@ static void pump(struct uc_conn *c)
 static void start_sending(struct uc_conn *c)
 {
     c->state = C_SENDING;
-    c->seg_i = 0;
-    c->seg_done = 0;
-    for (unsigned i = 0; i < c->nseg; i++)
-        if (c->segs[i].file && ensure_pipe(c)) {
+    uc_conn_progress(c);
+    c->x->seg_i = 0;
+    c->x->seg_done = 0;
+    for (unsigned i = 0; i < c->x->nseg; i++)
+        if (c->x->segs[i].file && ensure_pipe(c)) {
             uc_conn_close(c);
             return;
         }
@@ -417,7 +418,7 @@ void uc_respond_on_send(struct uc_conn *c, enum uc_op op, int res)
     }
     if (op == OP_SPLICE_IN) {
         if (res == 0) { /* the file is shorter than its record: framing is lost */
-            fprintf(stderr, "updcached: %s: file shorter than indexed; closing\n", c->name);
+            fprintf(stderr, "updcached: %s: file shorter than indexed; closing\n", c->x->name);
             uc_conn_close(c);
             return;
         }
@@ -425,17 +426,18 @@ void uc_respond_on_send(struct uc_conn *c, enum uc_op op, int res)
     } else {
         if (op == OP_SPLICE_OUT)
             c->pipe_fill -= (uint64_t)res;
-        c->seg_done += (uint64_t)res;
+        c->x->seg_done += (uint64_t)res;
+        uc_conn_progress(c); /* a reader that stops reading is cut off by the timer */
     }
     pump(c);
 }
 
 static struct uc_http_span find_header(const struct uc_conn *c, const char *name)
 {
-    for (uint32_t i = 0; i < c->req.nheaders; i++) {
-        const struct uc_http_span n = c->req.headers[i].name;
+    for (uint32_t i = 0; i < c->x->req.nheaders; i++) {
+        const struct uc_http_span n = c->x->req.headers[i].name;
         if (n.len == strlen(name) && !strncasecmp(c->in + n.off, name, n.len))
-            return c->req.headers[i].value;
+            return c->x->req.headers[i].value;
     }
     return (struct uc_http_span){0, 0};
 }
@@ -444,22 +446,22 @@ static void log_access(struct uc_conn *c)
 {
     if (c->w->log.fd < 0)
         return; /* access_log = off: do not even look for the headers */
-    const struct uc_http_req *r = &c->req;
+    const struct uc_http_req *r = &c->x->req;
     const char *line = c->in + r->method_span.off;
     const char *eol = memchr(line, '\r', r->head_len - r->method_span.off);
     struct uc_http_span ua = find_header(c, "user-agent"), ref = find_header(c, "referer");
     struct uc_access a = {
         .client = c->client,
-        .time = c->req_wall_s,
+        .time = c->x->req_wall_s,
         .request_line = line,
         .request_line_len = eol ? (size_t)(eol - line) : 0,
-        .status = c->status,
-        .bytes = c->head_only ? 0 : c->body_len,
+        .status = c->x->status,
+        .bytes = c->x->head_only ? 0 : c->x->body_len,
         .referer = ref.len ? c->in + ref.off : NULL,
         .referer_len = ref.len,
         .user_agent = ua.len ? c->in + ua.off : NULL,
         .user_agent_len = ua.len,
-        .duration_us = (uint64_t)(c->w->now_ns - c->req_start_ns) / 1000,
+        .duration_us = (uint64_t)(c->w->now_ns - c->x->req_start_ns) / 1000,
     };
     uc_accesslog_add(&c->w->log, &a);
 }
@@ -470,9 +472,9 @@ static void response_done(struct uc_conn *c)
         close(c->file_fd);
         c->file_fd = -1;
     }
-    if (c->req.head_len)
+    if (c->x->req.head_len)
         log_access(c);
-    if (!c->keep || atomic_load(&c->w->d->stop)) {
+    if (!c->x->keep || atomic_load(&c->w->d->stop)) {
         uc_conn_linger(c);
         return;
     }

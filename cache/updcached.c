@@ -6,11 +6,13 @@
  *   updcached --config /etc/updcache/updcache.conf
  *   updcached --config F --check-config     validate, print the effective ports
  *
- * Signals: SIGTERM/SIGINT drain and exit; SIGUSR1 reopens the access log.
+ * Signals: SIGTERM/SIGINT drain and exit; SIGHUP re-reads the config and applies it
+ * without a restart (settings.c); SIGUSR1 reopens the access log.
  */
 #include "daemon.h"
 #include "fsutil.h"
 #include "parallel.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,18 +48,19 @@ static int check_config(const struct uc_config *cfg)
 
 static int open_store(struct uc_daemon *d)
 {
+    const struct uc_config *cfg = &d->boot->cfg;
     struct uc_errbuf eb = {{0}};
     struct uc_store *st = NULL;
     /* A fresh machine may start the daemon before the first ingest: make the layout. Any
      * other failure (a newer schema, permissions) is reported as it is. */
-    if (access(d->cfg.store, F_OK) != 0) {
-        if (uc_store_open(d->cfg.store, true, false, &st, &eb)) {
+    if (access(cfg->store, F_OK) != 0) {
+        if (uc_store_open(cfg->store, true, false, &st, &eb)) {
             fprintf(stderr, "updcached: %s\n", eb.msg);
             return -1;
         }
         uc_store_close(st);
     }
-    if (uc_store_open(d->cfg.store, false, true, &st, &eb)) {
+    if (uc_store_open(cfg->store, false, true, &st, &eb)) {
         fprintf(stderr, "updcached: %s\n", eb.msg);
         return -1;
     }
@@ -90,31 +93,23 @@ static void raise_nofile(const struct uc_config *cfg)
 
 static int write_files(const struct uc_daemon *d)
 {
-    char text[64];
-    int n;
-    if (d->cfg.pid_file) {
-        n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
-        if (uc_write_file_atomic(d->cfg.pid_file, text, (size_t)n, 0644)) {
-            fprintf(stderr, "updcached: [server] pid_file %s: %s\n", d->cfg.pid_file,
+    const struct uc_config *cfg = &d->boot->cfg;
+    if (cfg->pid_file) {
+        char text[64];
+        int n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+        if (uc_write_file_atomic(cfg->pid_file, text, (size_t)n, 0644)) {
+            fprintf(stderr, "updcached: [server] pid_file %s: %s\n", cfg->pid_file,
                     strerror(errno));
             return -1;
         }
     }
-    if (d->cfg.port_file) {
-        n = snprintf(text, sizeof(text), "http=%d\n", d->port);
-        if (uc_write_file_atomic(d->cfg.port_file, text, (size_t)n, 0644)) {
-            fprintf(stderr, "updcached: [server] port_file %s: %s\n", d->cfg.port_file,
-                    strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
+    return uc_settings_write_port_file(d, cfg);
 }
 
 static int start_workers(struct uc_daemon *d, pthread_t *threads)
 {
     char err[256];
-    d->port = d->cfg.http_port;
+    d->port = d->boot->cfg.http_port;
     for (unsigned i = 0; i < d->nworkers; i++) {
         if (uc_worker_new(d, i, &d->workers[i], err, sizeof(err))) {
             fprintf(stderr, "updcached: %s\n", err);
@@ -140,8 +135,7 @@ static void signal_loop(struct uc_daemon *d, const sigset_t *set)
         if (sig == SIGUSR1) {
             atomic_fetch_add(&d->reopen_logs, 1);
         } else if (sig == SIGHUP) {
-            fprintf(stderr, "updcached: SIGHUP: reloading the config needs a restart in this "
-                            "version; nothing changed\n");
+            uc_settings_reload(d); /* wakes the workers itself */
             continue;
         } else {
             fprintf(stderr, "updcached: signal %d: draining connections and exiting\n", sig);
@@ -182,22 +176,26 @@ int main(int argc, char **argv)
     }
     static struct uc_daemon d;
     struct uc_errbuf eb = {{0}};
-    if (uc_config_load(path, &d.cfg, &eb)) {
+    struct uc_config cfg;
+    if (uc_config_load(path, &cfg, &eb)) {
         fprintf(stderr, "updcached: configuration error:\n%s\n", eb.msg);
         return 2;
     }
-    if (check)
-        return check_config(&d.cfg);
-    if (d.cfg.https_port) {
+    if (check) {
+        int rc = check_config(&cfg);
+        uc_config_free(&cfg);
+        return rc;
+    }
+    d.boot = uc_settings_new(&cfg, 1);
+    if (!d.boot)
+        return 1;
+    atomic_store(&d.live, d.boot);
+    if (d.boot->cfg.https_port) {
         fprintf(stderr, "updcached: [server] https_port is set, but this build has no TLS "
                         "listener yet; remove https_port to serve the plain port alone\n");
         return 2;
     }
-    d.limits = (struct uc_http_limits){
-        (uint32_t)d.cfg.max_request_line, (uint32_t)d.cfg.max_header_bytes,
-        (uint32_t)(d.cfg.max_headers < UC_HTTP_HEADERS_CAP ? d.cfg.max_headers
-                                                           : UC_HTTP_HEADERS_CAP)};
-    d.nworkers = d.cfg.workers ? (unsigned)d.cfg.workers : uc_ncpu();
+    d.nworkers = d.boot->cfg.workers ? (unsigned)d.boot->cfg.workers : uc_ncpu();
     d.workers = calloc(d.nworkers, sizeof(*d.workers));
     pthread_t *threads = calloc(d.nworkers, sizeof(*threads));
     sigset_t set;
@@ -208,21 +206,25 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(&d.cfg);
+    raise_nofile(&d.boot->cfg);
     if (!d.workers || !threads || open_store(&d) || start_workers(&d, threads) || write_files(&d))
         return 1;
-    fprintf(stderr, "updcached: serving http://%s:%d/ with %u workers from %s\n", d.cfg.listen,
-            d.port, d.nworkers, d.cfg.store);
+    fprintf(stderr, "updcached: serving http://%s:%d/ with %u workers from %s\n",
+            d.boot->cfg.listen, d.port, d.nworkers, d.boot->cfg.store);
     signal_loop(&d, &set);
     for (unsigned i = 0; i < d.nworkers; i++)
         pthread_join(threads[i], NULL);
     for (unsigned i = 0; i < d.nworkers; i++)
         uc_worker_destroy(d.workers[i]);
-    if (d.cfg.pid_file)
-        unlink(d.cfg.pid_file);
+    if (d.boot->cfg.pid_file)
+        unlink(d.boot->cfg.pid_file);
     close(d.selfupdate_fd);
     uc_store_close(d.store);
-    uc_config_free(&d.cfg);
+    struct uc_settings *live = atomic_load(&d.live);
+    if (live != d.boot)
+        uc_settings_free(live);
+    uc_settings_free_retired(&d);
+    uc_settings_free(d.boot);
     free(d.workers);
     free(threads);
     return 0;

@@ -1,12 +1,13 @@
 /*
  * One worker: one io_uring, one SO_REUSEPORT listener (the kernel spreads connections
- * over the workers), its connections, a reset LMDB read transaction, an access log.
+ * over the workers), its connections (conn.c), a reset LMDB read transaction, an
+ * access log, its share of the hot cache.
  *
  * Completion dispatch: user_data = pointer | op. Each connection counts its operations
- * in flight; closing shuts the socket down (pending receives complete) and the memory
- * is freed when the count reaches zero. A receive carries a linked timeout: the idle
- * keep-alive limit between requests, the rest of the header deadline inside one
- * (slowloris). A 1 s tick flushes the access log and checks for stop and log reopen.
+ * in flight; closing shuts the socket down (pending receives and sends complete) and
+ * the memory is freed when the count reaches zero. A tick every TICK_MS expires
+ * connection timers, flushes the access log and picks up what the signal thread asked
+ * for: stop, log reopen, new settings, a new listener.
  */
 #include "conn.h"
 
@@ -26,6 +27,7 @@
 
 #define RING_ENTRIES 4096
 #define DRAIN_SECONDS 10
+#define TICK_MS 250 /* timeout resolution */
 
 int64_t uc_now_ns(void)
 {
@@ -57,228 +59,24 @@ static void worker_submit(struct uc_worker *w, struct io_uring_sqe *sqe, enum uc
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)w | op);
 }
 
-static void free_conn(struct uc_conn *c)
-{
-    if (c->hot)
-        uc_hot_release(&c->w->hot, c->hot);
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    if (c->pipe_r >= 0) {
-        close(c->pipe_r);
-        close(c->pipe_w);
-    }
-    close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        c->w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->w->nconns--;
-    atomic_fetch_sub(&c->w->d->connections, 1);
-    free(c->in);
-    free(c->out);
-    free(c);
-}
-
-/*
- * Mark the connection closing and shut its socket down, so pending receives and sends
- * complete. It is freed only by dispatch(), after the handler that got here returns and
- * once nothing is in flight: never under a caller that still holds it.
- */
-void uc_conn_close(struct uc_conn *c)
-{
-    if (c->state != C_CLOSING) {
-        c->state = C_CLOSING;
-        shutdown(c->fd, SHUT_RDWR);
-    }
-}
-
-/* A receive into buf with the linked timeout c->ts (which the kernel reads at submit). */
-static void submit_recv(struct uc_conn *c, char *buf, size_t len)
-{
-    struct io_uring_sqe *sqe = uc_sqe(c->w);
-    io_uring_prep_recv(sqe, c->fd, buf, len, 0);
-    sqe->flags |= IOSQE_IO_LINK;
-    uc_conn_submit(c, sqe, OP_RECV);
-    sqe = uc_sqe(c->w);
-    io_uring_prep_link_timeout(sqe, &c->ts, 0);
-    uc_conn_submit(c, sqe, OP_LINK_TIMEOUT);
-}
-
-#define LINGER_SECONDS 2
-#define LINGER_BYTES (1024 * 1024)
-
-/*
- * Close after a response without losing it: closing a socket with unread input makes
- * the kernel send a reset, which can destroy the response before the client reads it
- * (the rest of an oversized head, a refused body). So shut the write side, discard
- * input for a short, bounded while, then close.
- */
-void uc_conn_linger(struct uc_conn *c)
-{
-    if (c->state == C_CLOSING)
-        return;
-    if (c->state != C_LINGER) {
-        c->state = C_LINGER;
-        c->lingered = 0;
-        shutdown(c->fd, SHUT_WR);
-        c->ts.tv_sec = LINGER_SECONDS;
-        c->ts.tv_nsec = 0;
-    }
-    submit_recv(c, c->in, c->in_cap);
-}
-
-void uc_conn_arm_recv(struct uc_conn *c)
-{
-    struct uc_worker *w = c->w;
-    const struct uc_config *cfg = &w->d->cfg;
-    int64_t left = (int64_t)cfg->keepalive_timeout * 1000000000;
-    if (c->head_start_ns)
-        left = c->head_start_ns + (int64_t)cfg->header_timeout * 1000000000 - w->now_ns;
-    if (left < 1000000)
-        left = 1000000;
-    c->ts.tv_sec = left / 1000000000;
-    c->ts.tv_nsec = left % 1000000000;
-    c->state = C_READ_HEAD;
-    submit_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
-}
-
-/* Parse what is buffered; respond, wait for more, or refuse. */
-static void process_input(struct uc_conn *c)
-{
-    enum uc_parse_rc rc = uc_http_parse(&c->req, c->in, c->in_len, &c->w->d->limits);
-    if (rc == UC_PARSE_AGAIN) {
-        if (c->in_len == c->in_cap) /* the parser reports limits first; this is a guard */
-            uc_respond_error(c, 431, NULL, true);
-        else
-            uc_conn_arm_recv(c);
-        return;
-    }
-    if (rc != UC_PARSE_OK) {
-        int status = uc_http_parse_status(rc);
-        fprintf(stderr, "updcached: %s: bad request head (%d at byte %u)\n", c->client, status,
-                c->req.pos);
-        uc_respond_error(c, status, NULL, true); /* framing is not trustworthy: close */
-        return;
-    }
-    uc_respond_request(c);
-}
-
-void uc_conn_next_request(struct uc_conn *c)
-{
-    uint32_t used = c->req.head_len;
-    memmove(c->in, c->in + used, c->in_len - used);
-    c->in_len -= used;
-    uc_http_req_init(&c->req);
-    c->nseg = c->seg_i = 0;
-    c->seg_done = c->pipe_fill = 0;
-    c->reads_left = 0;
-    c->read_expect = c->read_got = 0;
-    c->fill_hot = false;
-    c->out_len = 0;
-    c->head_start_ns = c->in_len ? c->w->now_ns : 0;
-    if (c->in_len) /* pipelined: the next head may already be here */
-        process_input(c);
-    else
-        uc_conn_arm_recv(c);
-}
-
-static void on_recv(struct uc_conn *c, int res)
-{
-    if (c->state == C_CLOSING)
-        return;
-    if (c->state == C_LINGER) {
-        c->lingered += res > 0 ? (uint64_t)res : 0;
-        if (res > 0 && c->lingered < LINGER_BYTES)
-            uc_conn_linger(c);
-        else
-            uc_conn_close(c);
-        return;
-    }
-    if (res == -ECANCELED) { /* the linked timeout fired */
-        if (c->in_len)
-            uc_respond_error(c, 408, NULL, true); /* slowloris: cut off */
-        else
-            uc_conn_close(c); /* idle keep-alive connection */
-        return;
-    }
-    if (res <= 0) {
-        uc_conn_close(c);
-        return;
-    }
-    if (c->in_len == 0)
-        c->head_start_ns = c->w->now_ns;
-    c->in_len += (uint32_t)res;
-    process_input(c);
-}
-
 static void arm_accept(struct uc_worker *w)
 {
     struct io_uring_sqe *sqe = uc_sqe(w);
     io_uring_prep_multishot_accept(sqe, w->lfd, NULL, NULL, SOCK_CLOEXEC);
     worker_submit(w, sqe, OP_ACCEPT);
-    w->accepting = true;
+    w->accepts_armed++;
 }
 
 static void on_accept(struct uc_worker *w, struct io_uring_cqe *cqe)
 {
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        w->accepting = false;
-        if (!atomic_load(&w->d->stop) && cqe->res != -ECANCELED)
+        w->accepts_armed--;
+        if (!atomic_load(&w->d->stop) && cqe->res != -ECANCELED && w->lfd >= 0 &&
+            w->accepts_armed == 0)
             arm_accept(w);
     }
-    if (cqe->res < 0)
-        return;
-    int fd = cqe->res;
-    /* Past max_connections a new connection is closed at once; existing ones go on. */
-    if (atomic_fetch_add(&w->d->connections, 1) >= (long)w->d->cfg.max_connections ||
-        atomic_load(&w->d->stop)) {
-        atomic_fetch_sub(&w->d->connections, 1);
-        close(fd);
-        return;
-    }
-    struct uc_conn *c = calloc(1, sizeof(*c));
-    uint32_t cap = (uint32_t)w->d->cfg.max_header_bytes;
-    if (c) {
-        c->in = malloc(cap);
-        c->out = malloc(UC_OUT_CAP);
-    }
-    if (!c || !c->in || !c->out) {
-        if (c) {
-            free(c->in);
-            free(c->out);
-        }
-        free(c);
-        atomic_fetch_sub(&w->d->connections, 1);
-        close(fd);
-        return;
-    }
-    c->w = w;
-    c->fd = fd;
-    c->in_cap = cap;
-    c->file_fd = c->pipe_r = c->pipe_w = -1;
-    uc_http_req_init(&c->req);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    c->client[0] = '-';
-    c->client[1] = 0;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->client,
-                      sizeof(c->client));
-        else if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->client,
-                      sizeof(c->client));
-    }
-    w->nconns++;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    uc_conn_arm_recv(c);
+    if (cqe->res >= 0)
+        uc_conn_accepted(w, cqe->res);
 }
 
 static void arm_wake(struct uc_worker *w)
@@ -290,8 +88,8 @@ static void arm_wake(struct uc_worker *w)
 
 static void arm_tick(struct uc_worker *w)
 {
-    w->tick_ts.tv_sec = 1;
-    w->tick_ts.tv_nsec = 0;
+    w->tick_ts.tv_sec = 0;
+    w->tick_ts.tv_nsec = TICK_MS * 1000000L;
     struct io_uring_sqe *sqe = uc_sqe(w);
     io_uring_prep_timeout(sqe, &w->tick_ts, 0, 0);
     worker_submit(w, sqe, OP_TICK);
@@ -303,7 +101,45 @@ void uc_worker_wake(struct uc_worker *w)
     (void)!write(w->efd, &one, sizeof(one));
 }
 
-/* Stop, log reopen: what the signal thread asked for. */
+unsigned uc_worker_settings_gen(const struct uc_worker *w)
+{
+    return atomic_load(&w->set_gen);
+}
+
+void uc_worker_swap_listener(struct uc_worker *w, int lfd)
+{
+    int old = atomic_exchange(&w->new_lfd, lfd);
+    if (old >= 0) /* two reloads before the worker woke up: the first one's is unused */
+        close(old);
+    uc_worker_wake(w);
+}
+
+static void cancel_accept(struct uc_worker *w)
+{
+    if (!w->accepts_armed)
+        return;
+    struct io_uring_sqe *sqe = uc_sqe(w);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)w | OP_ACCEPT, 0);
+    worker_submit(w, sqe, OP_CANCEL);
+}
+
+/* New settings: the access log may have moved. */
+static void take_settings(struct uc_worker *w, const struct uc_settings *s)
+{
+    const char *was = w->set->cfg.access_log, *now = s->cfg.access_log;
+    if (strcmp(was, now) != 0) {
+        uc_accesslog_flush(&w->log);
+        uc_accesslog_close(&w->log);
+        int rc = uc_accesslog_open(&w->log, now);
+        if (rc)
+            fprintf(stderr, "updcached: [server] access_log %s: %s; access logging is off\n", now,
+                    strerror(-rc));
+    }
+    w->set = s;
+    atomic_store(&w->set_gen, s->gen);
+}
+
+/* Stop, log reopen, settings, listener: what the signal thread asked for. */
 static void housekeeping(struct uc_worker *w)
 {
     int gen = atomic_load(&w->d->reopen_logs);
@@ -311,24 +147,27 @@ static void housekeeping(struct uc_worker *w)
         w->log_gen = gen;
         uc_accesslog_reopen(&w->log);
     }
+    const struct uc_settings *s = atomic_load(&w->d->live);
+    if (s != w->set)
+        take_settings(w, s);
+    int nl = atomic_exchange(&w->new_lfd, -1);
+    if (nl >= 0 && (atomic_load(&w->d->stop) || w->lfd < 0)) {
+        close(nl);
+    } else if (nl >= 0) {
+        /* The cancel is queued before the new accept, so it cannot match the new one. */
+        cancel_accept(w);
+        close(w->lfd);
+        w->lfd = nl;
+        arm_accept(w);
+    }
     if (atomic_load(&w->d->stop) && w->lfd >= 0) {
-        if (w->accepting) {
-            struct io_uring_sqe *sqe = uc_sqe(w);
-            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)w | OP_ACCEPT, 0);
-            worker_submit(w, sqe, OP_CANCEL);
-        }
+        cancel_accept(w);
         close(w->lfd);
         w->lfd = -1;
         w->stop_deadline_ns = w->now_ns + (int64_t)DRAIN_SECONDS * 1000000000;
     }
-    if (atomic_load(&w->d->stop)) {
-        /* Idle keep-alive connections go now; responses in progress finish first. */
-        for (struct uc_conn *c = w->conns, *next; c; c = next) {
-            next = c->next;
-            if ((c->state == C_READ_HEAD && c->in_len == 0) || c->state == C_LINGER)
-                uc_conn_close(c);
-        }
-    }
+    if (atomic_load(&w->d->stop))
+        uc_conn_close_idle(w);
 }
 
 static void dispatch(struct uc_worker *w, struct io_uring_cqe *cqe)
@@ -345,6 +184,7 @@ static void dispatch(struct uc_worker *w, struct io_uring_cqe *cqe)
         arm_wake(w);
         return;
     case OP_TICK:
+        uc_conn_timers(w);
         uc_accesslog_flush(&w->log);
         housekeeping(w);
         arm_tick(w);
@@ -355,32 +195,26 @@ static void dispatch(struct uc_worker *w, struct io_uring_cqe *cqe)
         break;
     }
     struct uc_conn *c = p;
-    c->inflight--;
-    switch (op) {
-    case OP_RECV:
-        on_recv(c, cqe->res);
-        break;
-    case OP_LINK_TIMEOUT:
-        break;
-    case OP_OPEN:
-        if (c->state == C_CLOSING) {
-            if (cqe->res >= 0)
-                close(cqe->res);
-        } else {
-            uc_respond_on_open(c, cqe->res);
-        }
-        break;
-    case OP_READ:
-        if (c->state != C_CLOSING)
-            uc_respond_on_read(c, cqe->res);
-        break;
-    default:
-        if (c->state != C_CLOSING)
+    if (op == OP_RECV) {
+        uc_conn_on_recv(c, cqe); /* counts itself: a multishot recv completes many times */
+    } else {
+        c->inflight--;
+        if (op == OP_OPEN) {
+            if (c->state == C_CLOSING) {
+                if (cqe->res >= 0)
+                    close(cqe->res);
+            } else {
+                uc_respond_on_open(c, cqe->res);
+            }
+        } else if (op == OP_READ) {
+            if (c->state != C_CLOSING)
+                uc_respond_on_read(c, cqe->res);
+        } else if (c->state != C_CLOSING) {
             uc_respond_on_send(c, op, cqe->res);
-        break;
+        }
     }
     if (c->state == C_CLOSING && c->inflight == 0)
-        free_conn(c);
+        uc_conn_free(c);
 }
 
 /*
@@ -405,6 +239,12 @@ void *uc_worker_run(void *arg)
         atomic_store(&w->d->stop, 1);
         return NULL;
     }
+    bool ms = uc_conn_setup_multishot(w);
+    if (w->id == 0)
+        fprintf(stderr, "updcached: receiving with %s\n",
+                ms ? "multishot recv and a provided buffer ring"
+                   : "one recv at a time (no buffer ring: kernel too old, or "
+                     "UPDCACHED_NO_MULTISHOT set)");
     arm_accept(w);
     arm_wake(w);
     arm_tick(w);
@@ -427,6 +267,7 @@ void *uc_worker_run(void *arg)
             seen++;
         }
         io_uring_cq_advance(&w->ring, seen);
+        uc_conn_buffers_advance(w);
         if (atomic_load(&w->d->stop) && w->lfd < 0 &&
             (w->nconns == 0 || w->now_ns > w->stop_deadline_ns))
             break;
@@ -435,11 +276,11 @@ void *uc_worker_run(void *arg)
     return NULL;
 }
 
-static int make_listener(struct uc_daemon *d, int port, char *err, size_t errlen)
+int uc_listener_new(const char *addr, int port, char *err, size_t errlen)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, d->cfg.listen, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "[server] listen: '%s' is not an IPv4 address", d->cfg.listen);
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "[server] listen: '%s' is not an IPv4 address", addr);
         return -EINVAL;
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -448,12 +289,21 @@ static int make_listener(struct uc_daemon *d, int port, char *err, size_t errlen
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
         bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
         int rc = -errno;
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", d->cfg.listen, port, strerror(-rc));
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", addr, port, strerror(-rc));
         if (fd >= 0)
             close(fd);
         return rc;
     }
     return fd;
+}
+
+int uc_listener_port(int lfd)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    if (getsockname(lfd, (struct sockaddr *)&sa, &sl))
+        return -1;
+    return ntohs(sa.sin_port);
 }
 
 static int setup_ring(struct uc_worker *w)
@@ -484,20 +334,20 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
     w->id = i;
     w->lfd = w->efd = -1;
     w->log.fd = -1;
+    w->set = d->boot;
+    w->set_gen = d->boot->gen;
+    w->new_lfd = -1;
     int rc = setup_ring(w);
     if (rc) {
         snprintf(err, errlen, "io_uring setup failed: %s", strerror(-rc));
         free(w);
         return rc;
     }
-    rc = make_listener(d, d->port, err, errlen);
+    rc = uc_listener_new(d->boot->cfg.listen, d->port, err, errlen);
     if (rc < 0)
         goto fail;
     w->lfd = rc;
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    getsockname(w->lfd, (struct sockaddr *)&sa, &sl);
-    w->port = ntohs(sa.sin_port);
+    w->port = uc_listener_port(w->lfd);
     w->efd = eventfd(0, EFD_CLOEXEC);
     rc = w->efd < 0 ? -errno : mdb_txn_begin(uc_index_env(d->store->ix), NULL, MDB_RDONLY, &w->txn);
     if (rc) {
@@ -506,14 +356,14 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
     }
     mdb_txn_reset(w->txn);
     /* Each worker caches its own hot files: no locks; the budget is shared out. */
-    rc = uc_hot_init(&w->hot, d->cfg.hot_cache / d->nworkers, 64 * 1024);
+    rc = uc_hot_init(&w->hot, d->boot->cfg.hot_cache / d->nworkers, 64 * 1024);
     if (rc) {
         snprintf(err, errlen, "[server] hot_cache: %s", strerror(-rc));
         goto fail;
     }
-    rc = uc_accesslog_open(&w->log, d->cfg.access_log);
+    rc = uc_accesslog_open(&w->log, d->boot->cfg.access_log);
     if (rc) {
-        snprintf(err, errlen, "[server] access_log %s: %s", d->cfg.access_log, strerror(-rc));
+        snprintf(err, errlen, "[server] access_log %s: %s", d->boot->cfg.access_log, strerror(-rc));
         goto fail;
     }
     *out = w;
@@ -540,6 +390,13 @@ void uc_worker_destroy(struct uc_worker *w)
         close(w->efd);
     uc_accesslog_close(&w->log);
     uc_hot_free(&w->hot);
-    io_uring_queue_exit(&w->ring);
+    io_uring_queue_exit(&w->ring); /* unregisters the buffer ring */
+    int nl = atomic_exchange(&w->new_lfd, -1);
+    if (nl >= 0)
+        close(nl);
+    uc_worker_pool_free(w);
+    free(w->br);
+    free(w->br_bufs);
+    free(w->scratch);
     free(w);
 }
