@@ -69,6 +69,7 @@ static const struct key_def keys[] = {
 
 struct load_ctx {
     struct uc_config *cfg;
+    bool tls_incomplete_ok; /* configure-ssl: it is about to supply name, cert and key */
     const char *file;
     char dir[PATH_MAX];
     FILE *f;
@@ -326,6 +327,18 @@ static void check_rules(struct load_ctx *c)
                 c->file, line_of(c, "http_port"), cfg->http_port, cfg->https_port, derived,
                 derived);
     cfg->http_port = derived;
+    if (c->tls_incomplete_ok)
+        return;
+    if (!cfg->name || !*cfg->name)
+        add_err(c,
+                "%s:%d: [server] https_port is set but [server] name is not: TLS needs the "
+                "server's fully qualified name (updcache configure-ssl sets both)",
+                c->file, line_of(c, "https_port"));
+    if (!cfg->tls_cert || !cfg->tls_key)
+        add_err(c,
+                "%s:%d: [server] https_port is set but [tls] cert and key are not: give the "
+                "certificate and key files (updcache configure-ssl sets them)",
+                c->file, line_of(c, "https_port"));
 }
 
 static void free_str(char **s)
@@ -373,13 +386,20 @@ int uc_config_defaults(struct uc_config *cfg)
 
 int uc_config_load(const char *path, struct uc_config *cfg, struct uc_errbuf *eb)
 {
+    return uc_config_load_ex(path, cfg, false, eb);
+}
+
+int uc_config_load_ex(const char *path, struct uc_config *cfg, bool tls_incomplete_ok,
+                      struct uc_errbuf *eb)
+{
     int rc = uc_config_defaults(cfg);
     if (rc)
         return rc;
     bool explicit_path = path != NULL;
     if (!path)
         path = UC_CONFIG_DEFAULT;
-    struct load_ctx c = {.cfg = cfg, .file = path, .eb = eb};
+    struct load_ctx c = {
+        .cfg = cfg, .file = path, .eb = eb, .tls_incomplete_ok = tls_incomplete_ok};
     if (eb)
         eb->msg[0] = 0;
     c.f = fopen(path, "r");

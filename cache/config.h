@@ -63,6 +63,10 @@ int uc_config_defaults(struct uc_config *cfg);
  * ("FILE:LINE: [section] key: what is wrong"), or -errno when the file cannot be read.
  */
 int uc_config_load(const char *path, struct uc_config *cfg, struct uc_errbuf *eb);
+/* The same, optionally accepting https_port without name, cert or key (configure-ssl
+ * loads a config it is about to complete). */
+int uc_config_load_ex(const char *path, struct uc_config *cfg, bool tls_incomplete_ok,
+                      struct uc_errbuf *eb);
 void uc_config_free(struct uc_config *cfg);
 
 /* The plain port paired with an HTTPS port: 443 -> 80, N -> N-1 (WSUS's rule). */

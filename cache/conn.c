@@ -91,6 +91,7 @@ static void xfer_reset(struct uc_xfer *x)
     x->status = 0;
     x->body_len = 0;
     x->keep = x->head_only = false;
+    x->body_need = 0;
 }
 
 static struct uc_xfer *xfer_get(struct uc_worker *w)
@@ -271,7 +272,7 @@ static void process_input(struct uc_conn *c)
 void uc_conn_next_request(struct uc_conn *c)
 {
     struct uc_xfer *x = c->x;
-    uint32_t used = x->req.head_len;
+    uint32_t used = x->req.head_len + x->body_need;
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     c->pipe_fill = 0;
@@ -288,6 +289,20 @@ void uc_conn_next_request(struct uc_conn *c)
         return;
     }
     process_input(c);
+}
+
+void uc_conn_want_body(struct uc_conn *c)
+{
+    uint32_t total = c->x->req.head_len + c->x->body_need;
+    if (c->state != C_READ_BODY) {
+        c->state = C_READ_BODY;
+        tq_enter(c, TQ_HEAD, true); /* the body gets header_timeout too */
+    }
+    if (!in_reserve(c, total - c->in_len, total)) {
+        uc_conn_close(c);
+        return;
+    }
+    arm_recv(c);
 }
 
 /*
@@ -311,7 +326,9 @@ void uc_conn_linger(struct uc_conn *c)
 /* Bytes from a provided buffer (multishot) into the input buffer. */
 static bool take_bytes(struct uc_conn *c, const char *data, uint32_t len)
 {
-    uint32_t max = c->state == C_READ_HEAD ? (uint32_t)W_CFG(c->w)->max_header_bytes : IN_MAX;
+    uint32_t max = c->state == C_READ_HEAD   ? (uint32_t)W_CFG(c->w)->max_header_bytes
+                   : c->state == C_READ_BODY ? c->x->req.head_len + c->x->body_need + IN_MAX
+                                             : IN_MAX;
     if (c->state == C_READ_HEAD && c->in_len + len > max)
         max = c->in_len + len; /* the parser refuses it with the right status */
     if (!in_reserve(c, len, max)) {
@@ -348,6 +365,13 @@ static void on_bytes(struct uc_conn *c, const char *data, uint32_t len)
     }
     if (!data) /* single-shot: the kernel wrote into the input buffer */
         c->in_len += len;
+    if (c->state == C_READ_BODY) {
+        if (c->in_len >= c->x->req.head_len + c->x->body_need)
+            uc_respond_body_ready(c);
+        else if (!w->multishot)
+            uc_conn_want_body(c);
+        return;
+    }
     if (c->state != C_READ_HEAD) {
         /* Pipelined ahead of the response in progress: read on once it is sent. */
         if (w->multishot && c->in_len >= IN_BACKPRESSURE && c->recv_armed && !c->recv_cancel) {
@@ -406,6 +430,8 @@ void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
         arm_recv(c);
     else if (c->state == C_READ_HEAD)
         want_head(c);
+    else if (c->state == C_READ_BODY)
+        uc_conn_want_body(c);
     else if (w->multishot && c->in_len < IN_BACKPRESSURE)
         arm_recv(c);
 }

@@ -37,6 +37,7 @@ enum uc_op {
 
 enum uc_conn_state {
     C_READ_HEAD, /* waiting for (the rest of) a request head: recv armed */
+    C_READ_BODY, /* a report's body (POST) is arriving: recv armed */
     C_OPENING,   /* the file is being opened through the ring */
     C_READING,   /* a small body is being read into the output buffer */
     C_SENDING,   /* segments going out: send for memory, splice for file ranges */
@@ -78,8 +79,9 @@ struct uc_xfer {
     struct uc_route route;
     int status;
     uint64_t body_len;
-    bool keep;      /* keep-alive after this response */
-    bool head_only; /* HEAD: headers only */
+    bool keep;          /* keep-alive after this response */
+    bool head_only;     /* HEAD: headers only */
+    uint32_t body_need; /* POST: body bytes after the head, consumed with it */
     char out[UC_OUT_CAP];
 };
 
@@ -140,6 +142,7 @@ struct uc_worker {
     struct uc_accesslog log;
     int log_gen;
     struct uc_hotcache hot; /* this worker's share of [server] hot_cache */
+    struct uc_metrics *m;   /* this worker's shard of the counters */
     long nconns;
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
     struct uc_xfer *xfer_pool; /* free request states, reused before malloc */
@@ -172,6 +175,8 @@ void uc_conn_close(struct uc_conn *c);
 void uc_conn_free(struct uc_conn *c);
 void uc_conn_linger(struct uc_conn *c);
 void uc_conn_next_request(struct uc_conn *c);
+/* Wait for the rest of a POST body (x->body_need bytes after the head). */
+void uc_conn_want_body(struct uc_conn *c);
 /* Re-stamp a busy connection: it made progress. */
 void uc_conn_progress(struct uc_conn *c);
 /* Close or answer what has timed out at the heads of the timer queues. */
@@ -189,5 +194,7 @@ void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool th
 void uc_respond_on_open(struct uc_conn *c, int res);
 void uc_respond_on_read(struct uc_conn *c, int res);
 void uc_respond_on_send(struct uc_conn *c, enum uc_op op, int res);
+/* The whole POST body is buffered: answer it. */
+void uc_respond_body_ready(struct uc_conn *c);
 
 #endif

@@ -7,7 +7,9 @@
 #define UC_DAEMON_H
 
 #include "config.h"
+#include "cookie.h"
 #include "http_parse.h"
+#include "metrics.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -39,9 +41,19 @@ struct uc_daemon {
     _Atomic int stop;         /* SIGTERM/SIGINT: drain and exit */
     _Atomic int reopen_logs;  /* SIGUSR1 generation */
     _Atomic long connections; /* open plain-port connections, all workers */
+    _Atomic long tls_connections;
+    /* TLS threads read live under this lock; a reload swaps it under the write lock, so
+     * a replaced config is never freed under a TLS request. Workers use acks instead. */
+    pthread_rwlock_t live_lock;
+    struct uc_metrics **shards; /* one per worker, then one for the TLS listener */
+    struct uc_reports *reports; /* the writer of client reports */
+    struct uc_tls *tls;         /* the companion listener, or NULL without https_port */
+    uint8_t cookie_key[UC_COOKIE_KEY_LEN];
 };
 
 struct uc_worker;
+struct uc_tls;
+struct uc_reports;
 
 /* Settings owning *cfg (moved in; cfg is zeroed), limits derived; NULL when out of memory. */
 struct uc_settings *uc_settings_new(struct uc_config *cfg, unsigned gen);
@@ -58,8 +70,13 @@ void uc_worker_wake(struct uc_worker *w);
 int uc_worker_port(const struct uc_worker *w);
 /* The settings generation the worker applies now (any thread). */
 unsigned uc_worker_settings_gen(const struct uc_worker *w);
-/* Make a listener on addr:port for worker use (SO_REUSEPORT), or -errno with err set. */
-int uc_listener_new(const char *addr, int port, char *err, size_t errlen);
+enum uc_listen {
+    UC_LISTEN_ALONE, /* one socket (the TLS acceptor) */
+    UC_LISTEN_FIRST, /* the first of a SO_REUSEPORT group: the port must be free */
+    UC_LISTEN_JOIN,  /* the others of the group, on the first one's port */
+};
+/* Make a listener on addr:port (0: a free port), or -errno with err set. */
+int uc_listener_new(const char *addr, int port, enum uc_listen how, char *err, size_t errlen);
 /* The port a listener is bound to. */
 int uc_listener_port(int lfd);
 /* Hand the worker a new listener to accept on instead of its current one (any thread). */

@@ -41,6 +41,8 @@ const char *uc_resp_reason(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 202:
+        return "Accepted";
     case 206:
         return "Partial Content";
     case 304:
@@ -57,6 +59,8 @@ const char *uc_resp_reason(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 415:
+        return "Unsupported Media Type";
     case 411:
         return "Length Required";
     case 412:
@@ -153,9 +157,19 @@ size_t uc_resp_error(char *out, size_t cap, int status, const char *detail,
     struct out o = {out, 0, cap, cap == 0};
     common(&o, status, opt);
     if (status == 405)
-        put(&o, "Allow: GET, HEAD\r\n");
+        put(&o, "Allow: %s\r\n", opt->allow ? opt->allow : "GET, HEAD");
     put(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%.*s", blen,
         (int)blen, body);
+    return done(&o);
+}
+
+size_t uc_resp_json(char *out, size_t cap, int status, const char *json, size_t len,
+                    const struct uc_resp_opts *opt)
+{
+    struct out o = {out, 0, cap, cap == 0};
+    common(&o, status, opt);
+    put(&o, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s", len, (int)len,
+        json);
     return done(&o);
 }
 

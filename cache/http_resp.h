@@ -26,9 +26,10 @@ struct uc_resp_file {
 };
 
 struct uc_resp_opts {
-    bool close;  /* Connection: close, else keep-alive is implied (HTTP/1.1) */
-    bool http10; /* answer "HTTP/1.0"-compatible: keep-alive must be announced */
-    int64_t now; /* for Date */
+    bool close;        /* Connection: close, else keep-alive is implied (HTTP/1.1) */
+    bool http10;       /* answer "HTTP/1.0"-compatible: keep-alive must be announced */
+    int64_t now;       /* for Date */
+    const char *allow; /* 405's Allow header; NULL: "GET, HEAD" */
 };
 
 /*
@@ -47,6 +48,11 @@ size_t uc_resp_content_head(char *out, size_t cap, int status, const struct uc_r
  */
 size_t uc_resp_error(char *out, size_t cap, int status, const char *detail,
                      const struct uc_resp_opts *o);
+
+/* A complete application/json response. Returns the total length, or 0 if cap is too
+ * small. */
+size_t uc_resp_json(char *out, size_t cap, int status, const char *json, size_t len,
+                    const struct uc_resp_opts *o);
 
 /* Reason phrase for a status code. */
 const char *uc_resp_reason(int status);

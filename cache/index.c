@@ -18,6 +18,7 @@
 struct uc_index {
     MDB_env *env;
     MDB_dbi meta, files, updates, changes;
+    MDB_dbi reports; /* 0 when an older store has none and the open was read-only */
 };
 
 int uc_index_rc(int mdb_rc)
@@ -85,6 +86,16 @@ static int open_dbs(struct uc_index *ix, const char *dir, bool readonly, struct 
                            rc == MDB_NOTFOUND ? " (store not initialized: add or import first)"
                                               : "");
         }
+    }
+    /* Added after schema 1 without changing it: older builds never look at it, and a
+     * read-only open of a store that has none yet sees no reports. */
+    rc = mdb_dbi_open(txn, "reports", flags, &ix->reports);
+    if (rc == MDB_NOTFOUND && readonly) {
+        ix->reports = 0;
+    } else if (rc) {
+        mdb_txn_abort(txn);
+        return uc_errf(eb, uc_index_rc(rc), "%s: cannot open database 'reports': %s", dir,
+                       mdb_strerror(rc));
     }
     rc = check_schema(ix, txn, dir, readonly, eb);
     if (rc) {
@@ -372,4 +383,79 @@ int uc_index_put_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_
     put_le64(buf, val);
     MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
     return uc_index_rc(mdb_put(txn, ix->meta, &k, &v, 0));
+}
+
+int uc_index_add_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t delta)
+{
+    uint64_t v = 0;
+    int rc = uc_index_get_u64(ix, txn, key, &v);
+    if (rc && rc != UC_ENOTFOUND)
+        return rc;
+    return uc_index_put_u64(ix, txn, key, v + delta);
+}
+
+int uc_index_put_report(struct uc_index *ix, MDB_txn *txn, const char *json, size_t len,
+                        uint64_t *out_seq)
+{
+    if (!ix->reports)
+        return UC_ENOTFOUND;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ix->reports, &cur);
+    if (rc)
+        return uc_index_rc(rc);
+    MDB_val k, v;
+    uint64_t seq = 1;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) {
+        uint64_t be;
+        memcpy(&be, k.mv_data, 8);
+        seq = be64toh(be) + 1;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return uc_index_rc(rc);
+    uint64_t be = htobe64(seq);
+    k = (MDB_val){8, &be};
+    v = (MDB_val){len, (void *)json};
+    rc = mdb_put(txn, ix->reports, &k, &v, MDB_APPEND);
+    if (rc)
+        return uc_index_rc(rc);
+    if (out_seq)
+        *out_seq = seq;
+    return 0;
+}
+
+int uc_index_each_report(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_report_cb fn,
+                         void *ctx)
+{
+    if (!ix->reports)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ix->reports, &cur);
+    if (rc)
+        return uc_index_rc(rc);
+    uint64_t be = htobe64(since + 1);
+    MDB_val k = {8, &be}, v;
+    int op = MDB_SET_RANGE;
+    while ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0) {
+        op = MDB_NEXT;
+        uint64_t kb;
+        if (k.mv_size != 8) {
+            rc = UC_EINDEX;
+            break;
+        }
+        memcpy(&kb, k.mv_data, 8);
+        rc = fn(ctx, be64toh(kb), v.mv_data, v.mv_size);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : cursor_rc(rc);
+}
+
+void uc_index_counts(struct uc_index *ix, MDB_txn *txn, uint64_t *files, uint64_t *updates)
+{
+    MDB_stat st;
+    *files = mdb_stat(txn, ix->files, &st) == 0 ? st.ms_entries : 0;
+    *updates = mdb_stat(txn, ix->updates, &st) == 0 ? st.ms_entries : 0;
 }

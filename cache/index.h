@@ -6,6 +6,7 @@
  *            ingest time, last access, state)
  *   updates  update id (36-byte UUID) -> seq u64 | revision u64 | envelope bytes
  *   changes  seq (u64 big-endian, so keys sort in order) -> update id
+ *   reports  seq (u64 big-endian) -> a client report as received (JSON, see reports.h)
  *
  * Tools write it while the daemon reads it from another process: LMDB's MVCC gives
  * readers a consistent snapshot without locks. Integers in values are little-endian.
@@ -93,6 +94,19 @@ int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_i
 /* meta key/value helpers for u64 values; get returns UC_ENOTFOUND when absent. */
 int uc_index_get_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t *out);
 int uc_index_put_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t v);
+
+/* Add delta to a meta u64 counter (absent counts as 0). */
+int uc_index_add_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t delta);
+
+/* Records in the files and updates databases (any state). */
+void uc_index_counts(struct uc_index *ix, MDB_txn *txn, uint64_t *files, uint64_t *updates);
+
+/* Client reports: appended with the next sequence number, listed in order after since. */
+int uc_index_put_report(struct uc_index *ix, MDB_txn *txn, const char *json, size_t len,
+                        uint64_t *out_seq);
+typedef int (*uc_index_report_cb)(void *ctx, uint64_t seq, const char *json, size_t len);
+int uc_index_each_report(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_report_cb fn,
+                         void *ctx);
 
 /* Map an LMDB return code onto the uc_err convention. */
 int uc_index_rc(int mdb_rc);

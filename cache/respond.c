@@ -10,11 +10,13 @@
 #include "cond.h"
 #include "conn.h"
 #include "http_resp.h"
+#include "reports.h"
 #include "route.h"
 #include "strparse.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,7 +27,7 @@
 
 static struct uc_resp_opts opts(const struct uc_conn *c)
 {
-    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s};
+    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s, NULL};
 }
 
 static void start_sending(struct uc_conn *c);
@@ -46,6 +48,83 @@ void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool th
     c->x->nseg = 1;
     c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
     start_sending(c);
+}
+
+/* A JSON answer (the report endpoints speak JSON on both ports). */
+static void respond_json(struct uc_conn *c, int status, json_t *j, bool then_close)
+{
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body) {
+        uc_respond_error(c, 503, "out of memory", true);
+        return;
+    }
+    if (then_close)
+        c->x->keep = false;
+    struct uc_resp_opts o = opts(c);
+    c->x->status = status;
+    size_t blen = strlen(body);
+    c->x->out_len = uc_resp_json(c->x->out, UC_OUT_CAP, status, body, blen, &o);
+    free(body);
+    c->x->body_len = blen;
+    c->x->nseg = 1;
+    c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
+    start_sending(c);
+}
+
+static void json_error(struct uc_conn *c, int status, const char *code, const char *detail,
+                       bool then_close)
+{
+    respond_json(c, status, json_pack("{s:s, s:s}", "error", code, "detail", detail), then_close);
+}
+
+/* POST /ReportingWebService/events, /Inventory/report: read the body, then answer. */
+static void start_post(struct uc_conn *c)
+{
+    const struct uc_http_req *r = &c->x->req;
+    uint64_t max = W_CFG(c->w)->max_body_bytes;
+    if (r->chunked || r->content_length < 0) {
+        json_error(c, 411, "length_required", "send the report with a Content-Length", true);
+        return;
+    }
+    if ((uint64_t)r->content_length > max) {
+        uc_metrics_inc(&c->w->m->reports_refused);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the report is %lld bytes; [server] max_body_bytes is %llu",
+                 (long long)r->content_length, (unsigned long long)max);
+        json_error(c, 413, "too_large", msg, true);
+        return;
+    }
+    c->x->body_need = (uint32_t)r->content_length;
+    if (c->in_len >= r->head_len + c->x->body_need)
+        uc_respond_body_ready(c);
+    else
+        uc_conn_want_body(c);
+}
+
+void uc_respond_body_ready(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    c->state = C_SENDING; /* not reading any more; start_sending follows */
+    uc_conn_progress(c);
+    char *rec, detail[200];
+    size_t len;
+    enum uc_report_kind kind =
+        x->route.root == UC_ROOT_REPORTING ? UC_REPORT_EVENTS : UC_REPORT_INVENTORY;
+    int st = uc_report_build(kind, c->client, false, c->in + x->req.head_len, x->body_need, &rec,
+                             &len, detail, sizeof(detail));
+    if (!st && !uc_reports_push(c->w->d->reports, rec, len)) {
+        free(rec);
+        st = 503;
+        snprintf(detail, sizeof(detail), "too many reports waiting to be written; retry later");
+    }
+    if (st) {
+        uc_metrics_inc(&c->w->m->reports_refused);
+        json_error(c, st, st == 503 ? "busy" : "bad_request", detail, false);
+        return;
+    }
+    uc_metrics_inc(&c->w->m->reports_accepted);
+    respond_json(c, 202, json_pack("{s:b}", "accepted", 1), false);
 }
 
 /* The standard methods this server knows but does not allow here: 405, others 501. */
@@ -114,6 +193,19 @@ void uc_respond_request(struct uc_conn *c)
     c->x->keep = !r->conn_close && !atomic_load(&d->stop);
     c->x->head_only = r->method == UC_M_HEAD;
     c->x->status = 0;
+    if (r->method == UC_M_POST &&
+        uc_route_eval(c->in + r->target.off, r->target.len, false, &c->x->route) == UC_ROUTE_OK &&
+        (c->x->route.root == UC_ROOT_REPORTING || c->x->route.root == UC_ROOT_INVENTORY)) {
+        const char *sub = c->x->route.path + 1 + strlen(uc_route_root_name(c->x->route.root));
+        const char *want = c->x->route.root == UC_ROOT_REPORTING ? "/events" : "/report";
+        if (strcasecmp(sub, want) == 0) {
+            start_post(c);
+            return;
+        }
+        uc_respond_error(c, 404, NULL, r->content_length > 0 || r->chunked);
+        return;
+    }
+    c->x->route.root = UC_ROOT_NONE;
     if (r->method != UC_M_GET && r->method != UC_M_HEAD) {
         if (known_method(r, c->in))
             uc_respond_error(c, 405, NULL, r->content_length > 0 || r->chunked);
@@ -158,9 +250,17 @@ void uc_respond_request(struct uc_conn *c)
     case UC_ROOT_SELFUPDATE:
         open_file(c);
         return;
-    default: /* Inventory and ReportingWebService take POST on the TLS port's terms */
-        uc_respond_error(c, 405, NULL, false);
+    default: { /* Inventory and ReportingWebService take reports by POST */
+        struct uc_resp_opts o = opts(c);
+        o.allow = "POST";
+        c->x->status = 405;
+        c->x->out_len = uc_resp_error(c->x->out, UC_OUT_CAP, 405, NULL, &o);
+        c->x->body_len = 0;
+        c->x->nseg = 1;
+        c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
+        start_sending(c);
         return;
+    }
     }
 }
 
@@ -224,8 +324,12 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f);
 static bool serve_hot(struct uc_conn *c)
 {
     struct uc_hot_entry *e = uc_hot_get(&c->w->hot, c->x->rec.sha1);
-    if (!e)
+    if (!e) {
+        if (c->w->hot.budget && c->x->rec.size <= c->w->hot.max_file)
+            uc_metrics_inc(&c->w->m->hot_misses);
         return false;
+    }
+    uc_metrics_inc(&c->w->m->hot_hits);
     if (e->len != c->x->rec.size) { /* cannot happen for content addressed by hash */
         uc_hot_release(&c->w->hot, e);
         return false;
@@ -472,8 +576,11 @@ static void response_done(struct uc_conn *c)
         close(c->file_fd);
         c->file_fd = -1;
     }
-    if (c->x->req.head_len)
+    if (c->x->req.head_len) {
         log_access(c);
+        uc_metrics_request(c->w->m, UC_PORT_HTTP, c->x->route.root, c->x->status,
+                           c->x->head_only ? 0 : c->x->body_len);
+    }
     if (!c->x->keep || atomic_load(&c->w->d->stop)) {
         uc_conn_linger(c);
         return;

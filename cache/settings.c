@@ -9,6 +9,7 @@
 #include "settings.h"
 
 #include "fsutil.h"
+#include "tls_listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,12 +106,36 @@ int uc_settings_write_port_file(const struct uc_daemon *d, const struct uc_confi
     if (!cfg->port_file)
         return 0;
     char text[64];
-    int n = snprintf(text, sizeof(text), "http=%d\n", d->port);
+    int n = d->tls
+                ? snprintf(text, sizeof(text), "http=%d\nhttps=%d\n", d->port, uc_tls_port(d->tls))
+                : snprintf(text, sizeof(text), "http=%d\n", d->port);
     if (uc_write_file_atomic(cfg->port_file, text, (size_t)n, 0644)) {
         fprintf(stderr, "updcached: [server] port_file %s: %s\n", cfg->port_file, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+/*
+ * The TLS listener follows the new settings: started, stopped, or given the certificate
+ * again (configure-ssl may have replaced the files under the same names). Last of the
+ * steps that can fail, so a failure here leaves everything as it was.
+ */
+static int apply_tls(struct uc_daemon *d, const struct uc_settings *s, char *err, size_t errlen)
+{
+    if (!s->cfg.https_port) {
+        if (d->tls)
+            fprintf(stderr, "updcached: SIGHUP: https_port removed: TLS listener stopped\n");
+        uc_tls_stop(d->tls);
+        d->tls = NULL;
+        return 0;
+    }
+    int rc =
+        d->tls ? uc_tls_reload(d->tls, s, err, errlen) : uc_tls_start(d, s, &d->tls, err, errlen);
+    if (!rc)
+        fprintf(stderr, "updcached: SIGHUP: TLS listener on port %d with [tls] cert %s\n",
+                s->cfg.https_port, s->cfg.tls_cert);
+    return rc;
 }
 
 int uc_settings_reload(struct uc_daemon *d)
@@ -122,12 +147,6 @@ int uc_settings_reload(struct uc_daemon *d)
     if (uc_config_load(d->boot->cfg.path, &cfg, &eb)) {
         fprintf(stderr, "updcached: SIGHUP: configuration error; keeping the running config:\n%s\n",
                 eb.msg);
-        return -1;
-    }
-    if (cfg.https_port) {
-        fprintf(stderr, "updcached: SIGHUP: [server] https_port is set, but this build has no "
-                        "TLS listener yet; keeping the running config\n");
-        uc_config_free(&cfg);
         return -1;
     }
     warn_restart_only(&d->boot->cfg, &cfg);
@@ -143,7 +162,8 @@ int uc_settings_reload(struct uc_daemon *d)
         char err[256] = "out of memory";
         unsigned got = 0;
         for (; lfds && got < d->nworkers; got++) {
-            int fd = uc_listener_new(cfg.listen, got ? port : cfg.http_port, err, sizeof(err));
+            int fd = uc_listener_new(cfg.listen, got ? port : cfg.http_port,
+                                     got ? UC_LISTEN_JOIN : UC_LISTEN_FIRST, err, sizeof(err));
             if (fd < 0)
                 break;
             lfds[got] = fd;
@@ -160,15 +180,19 @@ int uc_settings_reload(struct uc_daemon *d)
         }
     }
     struct uc_settings *s = uc_settings_new(&cfg, cur->gen + 1);
-    if (!s) {
-        fprintf(stderr, "updcached: SIGHUP: out of memory; keeping the running config\n");
+    char err[512] = "out of memory";
+    if (!s || apply_tls(d, s, err, sizeof(err))) {
+        fprintf(stderr, "updcached: SIGHUP: %s; keeping the running config\n", err);
         for (unsigned i = 0; lfds && i < d->nworkers; i++)
             close(lfds[i]);
         free(lfds);
         uc_config_free(&cfg);
+        uc_settings_free(s);
         return -1;
     }
+    pthread_rwlock_wrlock(&d->live_lock); /* no TLS request holds the old one after this */
     atomic_store(&d->live, s);
+    pthread_rwlock_unlock(&d->live_lock);
     if (cur != d->boot) {
         cur->retired_next = d->retired;
         d->retired = cur;

@@ -1,7 +1,7 @@
 /*
- * updcached: the content server (SPEC §2, §3). Serves the plain port from the store
- * with one io_uring worker per core; the TLS companion listener comes with its own
- * work. Runs in the foreground and logs to stderr.
+ * updcached: the content server (SPEC §2, §3, §6). Serves the plain port from the store
+ * with one io_uring worker per core, and the metadata roots on the paired TLS port with
+ * the libmicrohttpd companion listener. Runs in the foreground and logs to stderr.
  *
  *   updcached --config /etc/updcache/updcache.conf
  *   updcached --config F --check-config     validate, print the effective ports
@@ -12,7 +12,9 @@
 #include "daemon.h"
 #include "fsutil.h"
 #include "parallel.h"
+#include "reports.h"
 #include "settings.h"
+#include "tls_listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +45,8 @@ static int check_config(const struct uc_config *cfg)
     else
         printf("https_port=off\n");
     printf("listen=%s\nstore=%s\n", cfg->listen, cfg->store);
+    if (cfg->https_port)
+        printf("name=%s\ncert=%s\nkey=%s\n", cfg->name, cfg->tls_cert, cfg->tls_key);
     return 0;
 }
 
@@ -60,7 +64,9 @@ static int open_store(struct uc_daemon *d)
         }
         uc_store_close(st);
     }
-    if (uc_store_open(cfg->store, false, true, &st, &eb)) {
+    /* Writable: the daemon records client reports (one LMDB writer at a time, shared
+     * with the tools; readers never wait). */
+    if (uc_store_open(cfg->store, false, false, &st, &eb)) {
         fprintf(stderr, "updcached: %s\n", eb.msg);
         return -1;
     }
@@ -122,6 +128,24 @@ static int start_workers(struct uc_daemon *d, pthread_t *threads)
             fprintf(stderr, "updcached: cannot start worker %u\n", i);
             return -1;
         }
+    return 0;
+}
+
+static int start_reports(struct uc_daemon *d)
+{
+    int rc = uc_reports_start(d->store->ix, 4096, &d->reports);
+    if (rc)
+        fprintf(stderr, "updcached: cannot start the report writer: %s\n", strerror(-rc));
+    return rc;
+}
+
+static int start_tls(struct uc_daemon *d)
+{
+    char err[512];
+    if (uc_tls_start(d, d->boot, &d->tls, err, sizeof(err))) {
+        fprintf(stderr, "updcached: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -190,13 +214,19 @@ int main(int argc, char **argv)
     if (!d.boot)
         return 1;
     atomic_store(&d.live, d.boot);
-    if (d.boot->cfg.https_port) {
-        fprintf(stderr, "updcached: [server] https_port is set, but this build has no TLS "
-                        "listener yet; remove https_port to serve the plain port alone\n");
-        return 2;
+    pthread_rwlock_init(&d.live_lock, NULL);
+    if (uc_cookie_key_new(d.cookie_key)) {
+        fprintf(stderr, "updcached: cannot get random bytes for the cookie key\n");
+        return 1;
     }
     d.nworkers = d.boot->cfg.workers ? (unsigned)d.boot->cfg.workers : uc_ncpu();
     d.workers = calloc(d.nworkers, sizeof(*d.workers));
+    d.shards = calloc(d.nworkers + 1, sizeof(*d.shards));
+    for (unsigned i = 0; d.shards && i <= d.nworkers; i++)
+        if (!(d.shards[i] = aligned_alloc(64, (sizeof(struct uc_metrics) + 63) & ~(size_t)63)))
+            return 1;
+        else
+            memset(d.shards[i], 0, sizeof(struct uc_metrics));
     pthread_t *threads = calloc(d.nworkers, sizeof(*threads));
     sigset_t set;
     sigemptyset(&set);
@@ -207,13 +237,19 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(&d.boot->cfg);
-    if (!d.workers || !threads || open_store(&d) || start_workers(&d, threads) || write_files(&d))
+    if (!d.workers || !d.shards || !threads || open_store(&d) || start_reports(&d) ||
+        start_workers(&d, threads) || start_tls(&d) || write_files(&d))
         return 1;
     fprintf(stderr, "updcached: serving http://%s:%d/ with %u workers from %s\n",
             d.boot->cfg.listen, d.port, d.nworkers, d.boot->cfg.store);
+    if (d.tls)
+        fprintf(stderr, "updcached: serving https://%s:%d/ (metadata) on %s\n", d.boot->cfg.name,
+                uc_tls_port(d.tls), d.boot->cfg.listen);
     signal_loop(&d, &set);
+    uc_tls_stop(d.tls);
     for (unsigned i = 0; i < d.nworkers; i++)
         pthread_join(threads[i], NULL);
+    uc_reports_stop(d.reports);
     for (unsigned i = 0; i < d.nworkers; i++)
         uc_worker_destroy(d.workers[i]);
     if (d.boot->cfg.pid_file)
@@ -226,6 +262,9 @@ int main(int argc, char **argv)
     uc_settings_free_retired(&d);
     uc_settings_free(d.boot);
     free(d.workers);
+    for (unsigned i = 0; i <= d.nworkers; i++)
+        free(d.shards[i]);
+    free(d.shards);
     free(threads);
     return 0;
 }

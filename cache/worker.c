@@ -276,24 +276,46 @@ void *uc_worker_run(void *arg)
     return NULL;
 }
 
-int uc_listener_new(const char *addr, int port, char *err, size_t errlen)
+static int bind_listen(const struct sockaddr_in *sa, bool reuseport, bool do_listen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+        bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) || (do_listen && listen(fd, 4096))) {
+        int rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int uc_listener_new(const char *addr, int port, enum uc_listen how, char *err, size_t errlen)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "[server] listen: '%s' is not an IPv4 address", addr);
         return -EINVAL;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
-        int rc = -errno;
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", addr, port, strerror(-rc));
-        if (fd >= 0)
-            close(fd);
-        return rc;
+    if (how == UC_LISTEN_FIRST) {
+        /* SO_REUSEPORT would let this bind join another process's listeners on the same
+         * port (a second updcached would start "fine" and steal half the connections):
+         * make sure the port is free with a plain bind first (0: let it pick one). */
+        int probe = bind_listen(&sa, false, false);
+        if (probe < 0) {
+            snprintf(err, errlen, "cannot listen on %s:%d: %s%s", addr, port, strerror(-probe),
+                     probe == -EADDRINUSE ? " (another updcached or web server has it?)" : "");
+            return probe;
+        }
+        sa.sin_port = htons((uint16_t)uc_listener_port(probe));
+        close(probe);
     }
+    int fd = bind_listen(&sa, how != UC_LISTEN_ALONE, true);
+    if (fd < 0)
+        snprintf(err, errlen, "cannot listen on %s:%d: %s%s", addr, ntohs(sa.sin_port),
+                 strerror(-fd),
+                 fd == -EADDRINUSE ? " (another updcached or web server has it?)" : "");
     return fd;
 }
 
@@ -335,6 +357,7 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
     w->lfd = w->efd = -1;
     w->log.fd = -1;
     w->set = d->boot;
+    w->m = d->shards[i];
     w->set_gen = d->boot->gen;
     w->new_lfd = -1;
     int rc = setup_ring(w);
@@ -343,7 +366,8 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
         free(w);
         return rc;
     }
-    rc = uc_listener_new(d->boot->cfg.listen, d->port, err, errlen);
+    rc = uc_listener_new(d->boot->cfg.listen, d->port, i == 0 ? UC_LISTEN_FIRST : UC_LISTEN_JOIN,
+                         err, errlen);
     if (rc < 0)
         goto fail;
     w->lfd = rc;

@@ -38,5 +38,8 @@ int cmd_import(struct uc_cli *cli, int argc, char **argv);
 int cmd_ls(struct uc_cli *cli, int argc, char **argv);
 int cmd_verify(struct uc_cli *cli, int argc, char **argv);
 int cmd_gc(struct uc_cli *cli, int argc, char **argv);
+int cmd_mkcert(struct uc_cli *cli, int argc, char **argv);
+int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv);
+int cmd_reports(struct uc_cli *cli, int argc, char **argv);
 
 #endif

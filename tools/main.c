@@ -23,6 +23,10 @@ static const struct command commands[] = {
     {"ls", cmd_ls, "list updates and files"},
     {"verify", cmd_verify, "re-verify every stored file (--fast: XXH3 only; --repair)"},
     {"gc", cmd_gc, "remove orphans and interrupted-ingest leftovers"},
+    {"mkcert", cmd_mkcert, "make a private CA and a server certificate for a name"},
+    {"configure-ssl", cmd_configure_ssl,
+     "set the TLS name, certificate and port; the running daemon takes them"},
+    {"reports", cmd_reports, "list the client reports updcached recorded"},
 };
 
 static void usage(FILE *out)
@@ -30,7 +34,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: updcache SUBCOMMAND [--config F] [options] [args]\n\n"
                  "subcommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\nThe config defaults to %s (defaults apply if it does not exist).\n"
             "Run 'updcache SUBCOMMAND --help' for a subcommand's options.\n"

@@ -78,16 +78,23 @@ static void test_config_port_pairing(void **state)
     char path[PATH_MAX];
     assert_int_equal(uc_config_paired_http_port(443), 80);
     assert_int_equal(uc_config_paired_http_port(8531), 8530);
-    assert_int_equal(load("[server]\nhttps_port = 443\n", &cfg, &eb, path), 0);
+#define TLS "name = u.example.org\n[tls]\ncert = c.pem\nkey = c.key\n"
+    assert_int_equal(load("[server]\nhttps_port = 443\n" TLS, &cfg, &eb, path), 0);
     assert_int_equal(cfg.http_port, 80);
     uc_config_free(&cfg);
-    assert_int_equal(load("[server]\nhttps_port = 8531\nhttp_port = 8530\n", &cfg, &eb, path), 0);
+    assert_int_equal(load("[server]\nhttps_port = 8531\nhttp_port = 8530\n" TLS, &cfg, &eb, path),
+                     0);
     assert_int_equal(cfg.http_port, 8530);
     uc_config_free(&cfg);
     assert_int_equal(load("[server]\nhttps_port = 8531\nhttp_port = 8080\n", &cfg, &eb, path),
                      UC_ECONFIG);
     assert_non_null(strstr(eb.msg, ":3: [server] http_port: 8080 contradicts https_port 8531"));
     assert_non_null(strstr(eb.msg, "8530"));
+    /* TLS needs the name and the certificate: each missing piece is named. */
+    assert_int_equal(load("[server]\nhttps_port = 8531\n", &cfg, &eb, path), UC_ECONFIG);
+    assert_non_null(strstr(eb.msg, ":2: [server] https_port is set but [server] name is not"));
+    assert_non_null(strstr(eb.msg, ":2: [server] https_port is set but [tls] cert and key"));
+#undef TLS
 }
 
 struct bad_case {

@@ -1,0 +1,188 @@
+/*
+ * Counters and their two renderings: see metrics.h.
+ */
+#include "metrics.h"
+
+#include "textbuf.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int codes[] = {
+#define X(n) n,
+    UC_METRIC_CODES
+#undef X
+};
+
+static int code_index(int status)
+{
+    for (int i = 0; i < UC_MC_OTHER; i++)
+        if (codes[i] == status)
+            return i;
+    return UC_MC_OTHER;
+}
+
+void uc_metrics_request(struct uc_metrics *m, enum uc_port_kind port, enum uc_root root, int status,
+                        uint64_t body_bytes)
+{
+    if ((unsigned)root >= UC_ROOTS)
+        root = UC_ROOT_NONE;
+    uc_metrics_inc(&m->requests[port][root][code_index(status)]);
+    atomic_fetch_add_explicit(&m->body_bytes[port], body_bytes, memory_order_relaxed);
+}
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define ADD(dst, src) atomic_store_explicit(&(dst), LOAD(dst) + LOAD(src), memory_order_relaxed)
+
+void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metrics *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t s = 0; s < n; s++) {
+        const struct uc_metrics *m = shards[s];
+        for (int p = 0; p < 2; p++) {
+            for (int r = 0; r < UC_ROOTS; r++)
+                for (int c = 0; c < UC_MC_COUNT; c++)
+                    ADD(out->requests[p][r][c], m->requests[p][r][c]);
+            ADD(out->body_bytes[p], m->body_bytes[p]);
+        }
+        ADD(out->hot_hits, m->hot_hits);
+        ADD(out->hot_misses, m->hot_misses);
+        ADD(out->reports_accepted, m->reports_accepted);
+        ADD(out->reports_refused, m->reports_refused);
+        ADD(out->auth_failures, m->auth_failures);
+        ADD(out->tls_plain_refused, m->tls_plain_refused);
+    }
+}
+
+static const char *port_name(int p)
+{
+    return p == UC_PORT_HTTPS ? "https" : "http";
+}
+
+static const char *root_label(int r)
+{
+    const char *n = uc_route_root_name((enum uc_root)r);
+    return n ? n : "none";
+}
+
+static void code_label(int c, char out[8])
+{
+    if (c == UC_MC_OTHER)
+        strcpy(out, "other");
+    else
+        snprintf(out, 8, "%d", codes[c]);
+}
+
+static void family(struct uc_text *t, const char *name, const char *type, const char *help)
+{
+    uc_text_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(struct uc_text *t, const char *name, uint64_t v)
+{
+    uc_text_put(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_extra *x)
+{
+    struct uc_text t = {0};
+    family(&t, "updcache_requests_total", "counter",
+           "Requests answered, by port, virtual root and status code.");
+    for (int p = 0; p < 2; p++)
+        for (int r = 0; r < UC_ROOTS; r++)
+            for (int c = 0; c < UC_MC_COUNT; c++) {
+                uint64_t v = LOAD(m->requests[p][r][c]);
+                if (!v)
+                    continue;
+                char code[8];
+                code_label(c, code);
+                uc_text_put(&t,
+                            "updcache_requests_total{port=\"%s\",root=\"%s\",code=\"%s\"} %llu\n",
+                            port_name(p), root_label(r), code, (unsigned long long)v);
+            }
+    family(&t, "updcache_body_bytes_sent_total", "counter", "Response body bytes sent, by port.");
+    for (int p = 0; p < 2; p++)
+        uc_text_put(&t, "updcache_body_bytes_sent_total{port=\"%s\"} %llu\n", port_name(p),
+                    (unsigned long long)LOAD(m->body_bytes[p]));
+    family(&t, "updcache_hot_cache_hits_total", "counter", "Small files served from memory.");
+    sample(&t, "updcache_hot_cache_hits_total", LOAD(m->hot_hits));
+    family(&t, "updcache_hot_cache_misses_total", "counter",
+           "Small files read from disk (then cached).");
+    sample(&t, "updcache_hot_cache_misses_total", LOAD(m->hot_misses));
+    family(&t, "updcache_connections", "gauge", "Open connections, by port.");
+    uc_text_put(
+        &t, "updcache_connections{port=\"http\"} %llu\nupdcache_connections{port=\"https\"} %llu\n",
+        (unsigned long long)x->conns_http, (unsigned long long)x->conns_https);
+    family(&t, "updcache_store_files", "gauge", "File records in the index (any state).");
+    sample(&t, "updcache_store_files", x->store_files);
+    family(&t, "updcache_store_updates", "gauge", "Signed updates in the store.");
+    sample(&t, "updcache_store_updates", x->store_updates);
+    family(&t, "updcache_ingest_files_total", "counter", "Files published by add and import.");
+    sample(&t, "updcache_ingest_files_total", x->ingest_files);
+    family(&t, "updcache_ingest_bytes_total", "counter", "Bytes published by add and import.");
+    sample(&t, "updcache_ingest_bytes_total", x->ingest_bytes);
+    family(&t, "updcache_sync_runs_total", "counter", "Completed sync runs.");
+    sample(&t, "updcache_sync_runs_total", x->sync_runs);
+    family(&t, "updcache_sync_files_total", "counter", "Files published by sync.");
+    sample(&t, "updcache_sync_files_total", x->sync_files);
+    family(&t, "updcache_sync_bytes_total", "counter", "Bytes published by sync.");
+    sample(&t, "updcache_sync_bytes_total", x->sync_bytes);
+    family(&t, "updcache_verification_failures_total", "counter",
+           "Files that failed digest verification (ingest, sync, verify).");
+    sample(&t, "updcache_verification_failures_total", x->verify_failures);
+    family(&t, "updcache_reports_total", "counter", "Client reports, by outcome.");
+    uc_text_put(&t, "updcache_reports_total{outcome=\"accepted\"} %llu\n",
+                (unsigned long long)LOAD(m->reports_accepted));
+    uc_text_put(&t, "updcache_reports_total{outcome=\"refused\"} %llu\n",
+                (unsigned long long)LOAD(m->reports_refused));
+    family(&t, "updcache_auth_failures_total", "counter",
+           "Requests refused for missing, bad or expired credentials.");
+    sample(&t, "updcache_auth_failures_total", LOAD(m->auth_failures));
+    family(&t, "updcache_tls_plain_requests_total", "counter",
+           "Plain HTTP requests refused on the TLS port.");
+    sample(&t, "updcache_tls_plain_requests_total", LOAD(m->tls_plain_refused));
+    return uc_text_take(&t, NULL);
+}
+
+char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra *x)
+{
+    json_t *req = json_object();
+    for (int p = 0; p < 2; p++) {
+        json_t *byroot = json_object();
+        for (int r = 0; r < UC_ROOTS; r++) {
+            json_t *bycode = json_object();
+            for (int c = 0; c < UC_MC_COUNT; c++) {
+                uint64_t v = LOAD(m->requests[p][r][c]);
+                char code[8];
+                code_label(c, code);
+                if (v)
+                    json_object_set_new(bycode, code, json_integer((json_int_t)v));
+            }
+            if (json_object_size(bycode))
+                json_object_set_new(byroot, root_label(r), bycode);
+            else
+                json_decref(bycode);
+        }
+        json_object_set_new(req, port_name(p), byroot);
+    }
+    json_t *root = json_pack(
+        "{s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, "
+        "s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:I, s:I}",
+        "requests", req, "body_bytes_sent", "http", (json_int_t)LOAD(m->body_bytes[0]), "https",
+        (json_int_t)LOAD(m->body_bytes[1]), "hot_cache", "hits", (json_int_t)LOAD(m->hot_hits),
+        "misses", (json_int_t)LOAD(m->hot_misses), "connections", "http", (json_int_t)x->conns_http,
+        "https", (json_int_t)x->conns_https, "store", "files", (json_int_t)x->store_files,
+        "updates", (json_int_t)x->store_updates, "ingest", "files", (json_int_t)x->ingest_files,
+        "bytes", (json_int_t)x->ingest_bytes, "sync", "runs", (json_int_t)x->sync_runs, "files",
+        (json_int_t)x->sync_files, "bytes", (json_int_t)x->sync_bytes, "verification_failures",
+        (json_int_t)x->verify_failures, "reports", "accepted",
+        (json_int_t)LOAD(m->reports_accepted), "refused", (json_int_t)LOAD(m->reports_refused),
+        "stored", (json_int_t)x->reports_stored, "auth_failures",
+        (json_int_t)LOAD(m->auth_failures), "tls_plain_requests_refused",
+        (json_int_t)LOAD(m->tls_plain_refused));
+    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    return s;
+}

@@ -1,0 +1,64 @@
+/*
+ * Counters for /APIRemoting30/stats and /metrics (SPEC §6). Each plain-port worker
+ * counts into its own shard (no shared cache lines on the hot path); the TLS listener's
+ * threads share one more. Readers sum the shards; every field is a relaxed atomic, so a
+ * reading is a consistent-enough snapshot, never a torn value.
+ */
+#ifndef UC_METRICS_H
+#define UC_METRICS_H
+
+#include "route.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UC_ROOTS (UC_ROOT_CLIENT + 1)
+
+enum uc_port_kind { UC_PORT_HTTP = 0, UC_PORT_HTTPS = 1 };
+
+/* The statuses counted one by one; anything else counts as "other". */
+#define UC_METRIC_CODES                                                                            \
+    X(200)                                                                                         \
+    X(201) X(202) X(206) X(304) X(400) X(401) X(403) X(404) X(405) X(408) X(411) X(412) X(413)     \
+        X(414) X(415) X(416) X(431) X(500) X(501) X(503)
+enum {
+#define X(n) UC_MC_##n,
+    UC_METRIC_CODES
+#undef X
+        UC_MC_OTHER,
+    UC_MC_COUNT
+};
+
+struct uc_metrics {
+    _Atomic uint64_t requests[2][UC_ROOTS][UC_MC_COUNT];
+    _Atomic uint64_t body_bytes[2];
+    _Atomic uint64_t hot_hits, hot_misses;
+    _Atomic uint64_t reports_accepted, reports_refused;
+    _Atomic uint64_t auth_failures;
+    _Atomic uint64_t tls_plain_refused; /* plain HTTP sent to the TLS port */
+};
+
+void uc_metrics_request(struct uc_metrics *m, enum uc_port_kind port, enum uc_root root, int status,
+                        uint64_t body_bytes);
+static inline void uc_metrics_inc(_Atomic uint64_t *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* Gauges and counters kept elsewhere (the index, the daemon), read at render time. */
+struct uc_metrics_extra {
+    uint64_t conns_http, conns_https;
+    uint64_t store_files, store_updates;
+    uint64_t ingest_files, ingest_bytes, sync_runs, sync_files, sync_bytes, verify_failures;
+    uint64_t reports_stored;
+};
+
+/* Sum n shards into out (a plain snapshot). */
+void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metrics *out);
+
+/* Prometheus text exposition (version 0.0.4) / the stats JSON; malloc'd, NUL-terminated. */
+char *uc_metrics_prometheus(const struct uc_metrics *sum, const struct uc_metrics_extra *x);
+char *uc_metrics_json(const struct uc_metrics *sum, const struct uc_metrics_extra *x);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Client reports: validation, the queue and its writer thread (see reports.h).
+ */
+#include "reports.h"
+
+#include "meta.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 256
+
+int uc_report_build(enum uc_report_kind kind, const char *peer, bool tls, const char *body,
+                    size_t len, char **out, size_t *out_len, char *detail, size_t dcap)
+{
+    json_error_t je;
+    json_t *rep = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!rep) {
+        snprintf(detail, dcap, "body is not valid JSON: %s (line %d, column %d)", je.text, je.line,
+                 je.column);
+        return 400;
+    }
+    const char *why = NULL;
+    json_t *client = json_object_get(rep, "client"), *events = json_object_get(rep, "events");
+    if (!json_is_object(rep))
+        why = "body must be a JSON object";
+    else if (!json_is_string(client) || !json_string_length(client))
+        why = "\"client\" must be a non-empty string";
+    else if (kind == UC_REPORT_EVENTS && !json_is_array(events))
+        why = "\"events\" must be an array";
+    else if (kind == UC_REPORT_EVENTS && json_array_size(events) > UC_REPORT_EVENTS_MAX)
+        why = "more than 1000 events in one report";
+    if (why) {
+        snprintf(detail, dcap, "%s", why);
+        json_decref(rep);
+        return 400;
+    }
+    char when[40];
+    uc_rfc3339_now(when);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:o}", "kind",
+                            kind == UC_REPORT_EVENTS ? "events" : "inventory", "received", when,
+                            "peer", peer, "port", tls ? "https" : "http", "report", rep);
+    char *s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!s) {
+        snprintf(detail, dcap, "out of memory");
+        return 503;
+    }
+    *out = s;
+    *out_len = strlen(s);
+    return 0;
+}
+
+struct item {
+    char *rec;
+    size_t len;
+};
+
+struct uc_reports {
+    struct uc_index *ix;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct item *q; /* ring of cap items */
+    size_t cap, head, n;
+    bool stop;
+    _Atomic uint64_t stored;
+};
+
+static void write_batch(struct uc_reports *r, struct item *b, size_t n)
+{
+    MDB_txn *txn;
+    int rc = uc_index_begin(r->ix, true, &txn);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = uc_index_put_report(r->ix, txn, b[i].rec, b[i].len, NULL);
+    if (!rc)
+        rc = uc_index_commit(txn);
+    else
+        uc_index_abort(txn);
+    if (rc)
+        fprintf(stderr, "updcached: %zu client report(s) lost: cannot write the index (%s)\n", n,
+                rc < 0 && rc > -4096 ? strerror(-rc) : "LMDB error");
+    else
+        atomic_fetch_add(&r->stored, n);
+    for (size_t i = 0; i < n; i++)
+        free(b[i].rec);
+}
+
+static void *writer(void *arg)
+{
+    struct uc_reports *r = arg;
+    struct item batch[BATCH];
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->n && !r->stop)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (!r->n && r->stop)
+            break;
+        size_t n = 0;
+        while (r->n && n < BATCH) {
+            batch[n++] = r->q[r->head];
+            r->head = (r->head + 1) % r->cap;
+            r->n--;
+        }
+        pthread_mutex_unlock(&r->mu);
+        write_batch(r, batch, n);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int uc_reports_start(struct uc_index *ix, size_t max_queued, struct uc_reports **out)
+{
+    struct uc_reports *r = calloc(1, sizeof(*r));
+    if (!r || !(r->q = calloc(max_queued, sizeof(*r->q)))) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->ix = ix;
+    r->cap = max_queued;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = pthread_create(&r->thread, NULL, writer, r);
+    if (rc) {
+        free(r->q);
+        free(r);
+        return -rc;
+    }
+    *out = r;
+    return 0;
+}
+
+bool uc_reports_push(struct uc_reports *r, char *record, size_t len)
+{
+    pthread_mutex_lock(&r->mu);
+    bool ok = r->n < r->cap && !r->stop;
+    if (ok) {
+        r->q[(r->head + r->n) % r->cap] = (struct item){record, len};
+        r->n++;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return ok;
+}
+
+uint64_t uc_reports_stored(struct uc_reports *r)
+{
+    return atomic_load(&r->stored);
+}
+
+void uc_reports_stop(struct uc_reports *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->q);
+    free(r);
+}

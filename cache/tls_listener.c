@@ -1,0 +1,542 @@
+/*
+ * The TLS companion listener: see tls_listener.h.
+ */
+#include "tls_listener.h"
+
+#include "api.h"
+#include "fsutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PENDING_MAX 1024 /* connections waiting for their first byte */
+#define DRAIN_SECONDS 30 /* an old instance's connections get this long after a reload */
+#define MAX_OLD 8        /* old instances still draining */
+#define TICK_MS 250
+
+struct pending {
+    int fd;
+    int64_t deadline_ns;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+struct old_mhd {
+    struct MHD_Daemon *mhd;
+    int64_t deadline_ns;
+};
+
+struct uc_tls {
+    struct uc_daemon *d;
+    pthread_t thread;
+    int epfd, efd;
+    int lfd, port;
+    struct MHD_Daemon *mhd;
+    struct old_mhd old[MAX_OLD];
+    struct pending pend[PENDING_MAX];
+    unsigned npend;
+    char https_base[300]; /* for the plain-request 400 */
+    /* A reload hands over here; the thread takes it at its next wake-up. */
+    pthread_mutex_t mu;
+    struct MHD_Daemon *next_mhd;
+    int next_lfd, next_port;
+    int port_now; /* the port reload() committed to, before the thread takes it over */
+    char next_base[300];
+    bool stop;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- libmicrohttpd side ---- */
+
+struct body {
+    char *data;
+    size_t len;
+    bool too_large;
+};
+
+/* Keep the URL as received: route.c does the decoding and refuses the unsafe forms. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    (void)socket_context;
+    struct uc_daemon *d = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&d->tls_connections, 1);
+    else
+        atomic_fetch_sub(&d->tls_connections, 1);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct body *b = *req_cls;
+    if (b) {
+        free(b->data);
+        free(b);
+        *req_cls = NULL;
+    }
+}
+
+static void peer_text(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, cap, "-");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+/* The request target again: libmicrohttpd passes the path and the arguments apart. */
+static void rebuild_target(struct MHD_Connection *c, const char *url, char *out, size_t cap)
+{
+    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    snprintf(out, cap, "%s%s%s%s%s%s%s", url, since || limit ? "?" : "", since ? "since=" : "",
+             since ? since : "", since && limit ? "&" : "", limit ? "limit=" : "",
+             limit ? limit : "");
+}
+
+static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, struct uc_api_resp *r)
+{
+    struct MHD_Response *resp;
+    if (r->fd >= 0) {
+        resp = MHD_create_response_from_fd64(r->size, r->fd);
+        if (resp)
+            r->fd = -1; /* the response owns it now */
+    } else {
+        resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_COPY);
+    }
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Server", "updcache");
+    MHD_add_response_header(resp, "Content-Type", r->content_type);
+    MHD_add_response_header(resp, "Cache-Control",
+                            r->fd >= 0 || r->status != 200 ? "no-store" : "no-cache");
+    if (r->hname)
+        MHD_add_response_header(resp, r->hname, r->hvalue);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    uc_metrics_request(d->shards[d->nworkers], UC_PORT_HTTPS, r->root, r->status,
+                       r->body ? r->len : r->size);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    struct uc_daemon *d = cls;
+    struct body *b = *req_cls;
+    if (!b) { /* the head: wait for the body, if any */
+        if (!(b = calloc(1, sizeof(*b))))
+            return MHD_NO;
+        *req_cls = b;
+        return MHD_YES;
+    }
+    pthread_rwlock_rdlock(&d->live_lock);
+    const struct uc_settings *s = atomic_load(&d->live);
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        if (b->too_large || b->len + n > s->cfg.max_body_bytes) {
+            b->too_large = true; /* keep reading, then answer 413 */
+        } else {
+            char *p = realloc(b->data, b->len + n + 1);
+            if (!p) {
+                pthread_rwlock_unlock(&d->live_lock);
+                return MHD_NO;
+            }
+            memcpy(p + b->len, upload_data, n);
+            b->data = p;
+            b->len += n;
+            b->data[b->len] = 0;
+        }
+        *upload_data_size = 0;
+        pthread_rwlock_unlock(&d->live_lock);
+        return MHD_YES;
+    }
+    char target[UC_ROUTE_PATH_MAX + 96], peer[64];
+    rebuild_target(c, url, target, sizeof(target));
+    peer_text(c, peer, sizeof(peer));
+    struct uc_api_req q = {
+        .method = method,
+        .target = target,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+        .peer = peer,
+        .body = b->data,
+        .body_len = b->len,
+        .body_too_large = b->too_large,
+    };
+    struct uc_api_resp r;
+    uc_api_handle(d, s, &q, &r);
+    pthread_rwlock_unlock(&d->live_lock);
+    enum MHD_Result ok = respond(d, c, &r);
+    uc_api_resp_free(&r);
+    return ok;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fprintf(stderr, "updcached: tls: ");
+    vfprintf(stderr, fmt, ap);
+}
+
+static struct MHD_Daemon *mhd_new(struct uc_daemon *d, const struct uc_settings *s, char *err,
+                                  size_t errlen)
+{
+    char *cert = NULL, *key = NULL;
+    size_t n, keylen = 0;
+    int rc = uc_read_file(s->cfg.tls_cert, 1 << 20, &cert, &n);
+    const char *which = s->cfg.tls_cert;
+    if (!rc) {
+        which = s->cfg.tls_key;
+        rc = uc_read_file(s->cfg.tls_key, 1 << 20, &key, &keylen);
+    }
+    if (rc) {
+        snprintf(err, errlen, "[tls] %s: %s", which, strerror(-rc));
+        free(cert);
+        return NULL;
+    }
+    unsigned threads = d->nworkers < 2 ? 2 : d->nworkers;
+    struct MHD_Daemon *m = MHD_start_daemon(
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES,
+        UC_TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->cfg.header_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_END);
+    /* libmicrohttpd has parsed the PEM by now. */
+    OPENSSL_cleanse(key, keylen);
+    free(key);
+    free(cert);
+    if (!m)
+        snprintf(err, errlen,
+                 "the TLS listener did not start with [tls] cert %s and key %s (see the "
+                 "message above: a certificate or key that GnuTLS cannot load?)",
+                 s->cfg.tls_cert, s->cfg.tls_key);
+    return m;
+}
+
+/* ---- the accepting thread ---- */
+
+static void https_base(const struct uc_settings *s, int port, char *out, size_t cap)
+{
+    if (port == 443)
+        snprintf(out, cap, "https://%s/", s->cfg.name);
+    else
+        snprintf(out, cap, "https://%s:%d/", s->cfg.name, port);
+}
+
+static void drop_pending(struct uc_tls *t, unsigned i)
+{
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->pend[i].fd, NULL);
+    t->pend[i] = t->pend[--t->npend];
+}
+
+/* Plain HTTP on the TLS port: say so, once, and close. */
+static void refuse_plain(struct uc_tls *t, int fd)
+{
+    char msg[600];
+    int body =
+        snprintf(msg + 300, 300, "400 Bad Request: this is the TLS port; use %s\n", t->https_base);
+    int n = snprintf(msg, 300,
+                     "HTTP/1.1 400 Bad Request\r\nServer: updcache\r\nContent-Type: text/plain; "
+                     "charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+                     body);
+    memmove(msg + n, msg + 300, (size_t)body);
+    (void)!send(fd, msg, (size_t)(n + body), MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    uc_metrics_inc(&t->d->shards[t->d->nworkers]->tls_plain_refused);
+}
+
+static void first_byte(struct uc_tls *t, unsigned i)
+{
+    struct pending p = t->pend[i];
+    unsigned char b;
+    ssize_t n = recv(p.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    drop_pending(t, i);
+    if (n == 1 && b == 0x16) { /* a TLS handshake record */
+        if (MHD_add_connection(t->mhd, p.fd, (struct sockaddr *)&p.addr, p.addrlen) != MHD_YES)
+            fprintf(stderr, "updcached: tls: a connection could not be handed over: %s\n",
+                    strerror(errno));
+        return;
+    }
+    if (n == 1) {
+        char peer[64] = "-";
+        if (p.addr.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&p.addr)->sin_addr, peer, sizeof(peer));
+        fprintf(stderr, "updcached: tls: %s: plain HTTP sent to the TLS port; answered 400\n",
+                peer);
+        refuse_plain(t, p.fd);
+    }
+    close(p.fd);
+}
+
+static void accept_all(struct uc_tls *t)
+{
+    for (;;) {
+        struct pending p = {.addrlen = sizeof(p.addr)};
+        p.fd =
+            accept4(t->lfd, (struct sockaddr *)&p.addr, &p.addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (p.fd < 0)
+            return;
+        const struct uc_settings *s = atomic_load(&t->d->live);
+        if (t->npend == PENDING_MAX ||
+            atomic_load(&t->d->tls_connections) >= (long)s->cfg.max_connections) {
+            close(p.fd); /* refused at once, as on the plain port */
+            continue;
+        }
+        p.deadline_ns = now_ns() + (int64_t)s->cfg.header_timeout * 1000000000;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)p.fd};
+        if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, p.fd, &ev)) {
+            close(p.fd);
+            continue;
+        }
+        t->pend[t->npend++] = p;
+    }
+}
+
+static void retire(struct uc_tls *t, struct MHD_Daemon *m)
+{
+    for (unsigned i = 0; i < MAX_OLD; i++)
+        if (!t->old[i].mhd) {
+            t->old[i] = (struct old_mhd){m, now_ns() + (int64_t)DRAIN_SECONDS * 1000000000};
+            return;
+        }
+    MHD_stop_daemon(m); /* too many reloads at once: the oldest drain is cut short */
+}
+
+static void reap_old(struct uc_tls *t, bool all)
+{
+    int64_t now = now_ns();
+    for (unsigned i = 0; i < MAX_OLD; i++) {
+        struct old_mhd *o = &t->old[i];
+        if (!o->mhd)
+            continue;
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(o->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (all || now > o->deadline_ns || !di || di->num_connections == 0) {
+            MHD_stop_daemon(o->mhd);
+            o->mhd = NULL;
+        }
+    }
+}
+
+/* Take what a reload prepared. */
+static void take_reload(struct uc_tls *t)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->next_mhd) {
+        retire(t, t->mhd);
+        t->mhd = t->next_mhd;
+        t->next_mhd = NULL;
+        memcpy(t->https_base, t->next_base, sizeof(t->https_base));
+    }
+    if (t->next_lfd >= 0) {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->lfd, NULL);
+        close(t->lfd);
+        t->lfd = t->next_lfd;
+        t->port = t->next_port;
+        t->next_lfd = -1;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)t->lfd};
+        epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void *acceptor(void *arg)
+{
+    struct uc_tls *t = arg;
+    for (;;) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(t->epfd, evs, 64, TICK_MS);
+        pthread_mutex_lock(&t->mu);
+        bool stop = t->stop;
+        pthread_mutex_unlock(&t->mu);
+        if (stop)
+            break;
+        for (int i = 0; i < n; i++) {
+            int fd = (int)evs[i].data.u64;
+            if (fd == t->efd) {
+                uint64_t v;
+                (void)!read(t->efd, &v, sizeof(v));
+                take_reload(t);
+            } else if (fd == t->lfd) {
+                accept_all(t);
+            } else {
+                for (unsigned j = 0; j < t->npend; j++)
+                    if (t->pend[j].fd == fd) {
+                        first_byte(t, j);
+                        break;
+                    }
+            }
+        }
+        int64_t now = now_ns();
+        for (unsigned j = 0; j < t->npend;) {
+            if (now > t->pend[j].deadline_ns) { /* connected, never spoke */
+                int fd = t->pend[j].fd;
+                drop_pending(t, j);
+                close(fd);
+            } else {
+                j++;
+            }
+        }
+        reap_old(t, false);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void wake(struct uc_tls *t)
+{
+    uint64_t one = 1;
+    (void)!write(t->efd, &one, sizeof(one));
+}
+
+int uc_tls_start(struct uc_daemon *d, const struct uc_settings *s, struct uc_tls **out, char *err,
+                 size_t errlen)
+{
+    *out = NULL;
+    if (!s->cfg.https_port)
+        return 0;
+    struct uc_tls *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->d = d;
+    t->next_lfd = -1;
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&t->mu, NULL);
+    t->lfd = uc_listener_new(s->cfg.listen, s->cfg.https_port, UC_LISTEN_ALONE, err, errlen);
+    if (t->lfd < 0 || t->epfd < 0 || t->efd < 0 || !(t->mhd = mhd_new(d, s, err, errlen))) {
+        int rc = t->lfd < 0 ? t->lfd : -EIO;
+        if (t->lfd >= 0)
+            close(t->lfd);
+        close(t->epfd);
+        close(t->efd);
+        free(t);
+        return rc;
+    }
+    t->port = t->port_now = uc_listener_port(t->lfd);
+    fcntl(t->lfd, F_SETFL, O_NONBLOCK); /* accept_all() takes until EAGAIN */
+    https_base(s, t->port, t->https_base, sizeof(t->https_base));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)t->lfd};
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
+    ev.data.u64 = (uint64_t)t->efd;
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->efd, &ev);
+    /* Accepted sockets are non-blocking for the peek; libmicrohttpd expects that too. */
+    int rc = pthread_create(&t->thread, NULL, acceptor, t);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the TLS acceptor thread");
+        MHD_stop_daemon(t->mhd);
+        close(t->lfd);
+        close(t->epfd);
+        close(t->efd);
+        free(t);
+        return -rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int uc_tls_port(struct uc_tls *t)
+{
+    pthread_mutex_lock(&t->mu);
+    int p = t->port_now;
+    pthread_mutex_unlock(&t->mu);
+    return p;
+}
+
+int uc_tls_reload(struct uc_tls *t, const struct uc_settings *s, char *err, size_t errlen)
+{
+    int cur_port = uc_tls_port(t), lfd = -1, port = cur_port;
+    if (s->cfg.https_port != cur_port) {
+        lfd = uc_listener_new(s->cfg.listen, s->cfg.https_port, UC_LISTEN_ALONE, err, errlen);
+        if (lfd < 0)
+            return lfd;
+        port = uc_listener_port(lfd);
+        fcntl(lfd, F_SETFL, O_NONBLOCK);
+    }
+    struct MHD_Daemon *m = mhd_new(t->d, s, err, errlen);
+    if (!m) {
+        if (lfd >= 0)
+            close(lfd);
+        return -EIO;
+    }
+    pthread_mutex_lock(&t->mu);
+    if (t->next_mhd) /* an earlier reload not yet taken: this one replaces it */
+        MHD_stop_daemon(t->next_mhd);
+    if (t->next_lfd >= 0)
+        close(t->next_lfd);
+    t->next_mhd = m;
+    t->next_lfd = lfd;
+    t->next_port = port;
+    t->port_now = port;
+    https_base(s, port, t->next_base, sizeof(t->next_base));
+    pthread_mutex_unlock(&t->mu);
+    wake(t);
+    return 0;
+}
+
+void uc_tls_stop(struct uc_tls *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_mutex_unlock(&t->mu);
+    wake(t);
+    pthread_join(t->thread, NULL);
+    for (unsigned j = 0; j < t->npend; j++)
+        close(t->pend[j].fd);
+    take_reload(t);
+    reap_old(t, true);
+    MHD_stop_daemon(t->mhd);
+    close(t->lfd);
+    close(t->epfd);
+    close(t->efd);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}

@@ -1,0 +1,229 @@
+/*
+ * updcache configure-ssl NAME [--cert F --key F] [--https-port N]: the `wsusutil
+ * configuressl` of updcache (SPEC §7). Checks first and changes nothing unless all
+ * pass: NAME is a fully qualified DNS name, the certificate is for NAME, the key is its
+ * key, it is valid now. Then it rewrites the config atomically (name, https_port, the
+ * certificate paths; http_port dropped, as it follows from https_port), tells a running
+ * updcached to re-read it (pid_file + SIGHUP: new listeners and certificate, no restart,
+ * downloads in flight go on) and prints the URLs clients and downstreams must use.
+ */
+#include "cli.h"
+#include "config_edit.h"
+#include "fsutil.h"
+#include "strparse.h"
+#include "x509.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_HTTPS_PORT 8531 /* WSUS's */
+
+static void help(void)
+{
+    printf("usage: updcache configure-ssl NAME [--cert F --key F] [--https-port N] "
+           "[--config F]\n\n"
+           "Serve metadata over TLS as NAME (a fully qualified DNS name). The certificate\n"
+           "must name NAME, the key must be its key, and it must be valid now; then the\n"
+           "config is rewritten and a running updcached (pid_file) takes the change\n"
+           "without a restart.\n"
+           "  --cert F          PEM certificate (and chain); default: the config's [tls] cert\n"
+           "  --key F           PEM private key; default: the config's [tls] key\n"
+           "  --https-port N    TLS port (default: the config's, else 8531); the plain port\n"
+           "                    is N-1, or 80 for 443\n");
+}
+
+static char *absolute(const char *path)
+{
+    char buf[PATH_MAX];
+    return realpath(path, buf) ? strdup(buf) : NULL;
+}
+
+/* Tell the running daemon, if any; says what happened. */
+static void signal_daemon(const struct uc_cli *cli, const char *pid_file)
+{
+    if (!pid_file) {
+        fprintf(stderr, "no [server] pid_file in the config: restart updcached, or send it "
+                        "SIGHUP, to apply the change\n");
+        return;
+    }
+    char *text = NULL;
+    size_t n;
+    uint64_t pid = 0;
+    if (uc_read_file(pid_file, 64, &text, &n)) {
+        fprintf(stderr,
+                "updcached is not running (no %s): it uses the new settings when it "
+                "starts\n",
+                pid_file);
+        return;
+    }
+    text[strcspn(text, "\n")] = 0;
+    if (uc_parse_u64(text, &pid) || pid < 2 || kill((pid_t)pid, SIGHUP)) {
+        cli_err(cli, "%s names pid '%s', which cannot be signalled (%s): restart updcached",
+                pid_file, text, strerror(errno));
+    } else {
+        fprintf(stderr, "told updcached (pid %llu) to re-read the config (SIGHUP)\n",
+                (unsigned long long)pid);
+    }
+    free(text);
+}
+
+static void print_urls(const char *name, int https_port)
+{
+    int http_port = uc_config_paired_http_port(https_port);
+    char hp[16] = "", p[16] = "";
+    if (https_port != 443)
+        snprintf(hp, sizeof(hp), ":%d", https_port);
+    if (http_port != 80)
+        snprintf(p, sizeof(p), ":%d", http_port);
+    printf("metadata (TLS):   https://%s%s/\n", name, hp);
+    printf("upstream url for downstreams: https://%s%s/\n", name, hp);
+    printf("content (plain):  http://%s%s/Content/\n", name, p);
+}
+
+/* The new config text: every key configure-ssl owns, set. */
+static char *edit(const char *text, const char *name, int port, const char *cert, const char *key)
+{
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    struct {
+        const char *section, *key, *value;
+    } sets[] = {{"server", "name", name},
+                {"server", "https_port", portbuf},
+                {"server", "http_port", NULL},
+                {"tls", "cert", cert},
+                {"tls", "key", key}};
+    char *cur = strdup(text);
+    for (size_t i = 0; cur && i < sizeof(sets) / sizeof(sets[0]); i++) {
+        char *next = uc_config_edit(cur, sets[i].section, sets[i].key, sets[i].value);
+        free(cur);
+        cur = next;
+    }
+    return cur;
+}
+
+int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"cert", required_argument, 0, 'C'},
+                                         {"key", required_argument, 0, 'K'},
+                                         {"https-port", required_argument, 0, 'p'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *cert_arg = NULL, *key_arg = NULL;
+    uint64_t port = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'C') {
+            cert_arg = optarg;
+        } else if (c == 'K') {
+            key_arg = optarg;
+        } else if (c == 'p') {
+            if (uc_parse_u64(optarg, &port) || port < 2 || port > 65535) {
+                cli_err(cli,
+                        "--https-port %s: give a port from 2 to 65535 (its plain port is "
+                        "N-1, or 80 for 443)",
+                        optarg);
+                return UC_EXIT_USAGE;
+            }
+        } else if (c == 'c') {
+            cli->config_path = optarg;
+        } else if (c == 'h') {
+            help();
+            return UC_EXIT_OK;
+        } else {
+            return UC_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || (!cert_arg) != (!key_arg)) {
+        cli_err(cli, "usage: updcache configure-ssl NAME [--cert F --key F] [--https-port N]");
+        return UC_EXIT_USAGE;
+    }
+    const char *name = argv[optind], *why;
+    if (!uc_fqdn_valid(name, &why)) {
+        cli_err(cli, "'%s': %s; nothing changed", name, why);
+        return UC_EXIT_USAGE;
+    }
+    struct uc_errbuf leb = {{0}};
+    if (uc_config_load_ex(cli->config_path, &cli->cfg, true, &leb)) {
+        cli_err(cli, "configuration error:\n%s", leb.msg);
+        return UC_EXIT_USAGE;
+    }
+    cli->cfg_loaded = true;
+    const struct uc_config *cfg = &cli->cfg;
+    if (!cfg->path) {
+        cli_err(cli, "no config file to rewrite (%s does not exist): pass --config F",
+                UC_CONFIG_DEFAULT);
+        return UC_EXIT_USAGE;
+    }
+    const char *cert_in = cert_arg ? cert_arg : cfg->tls_cert;
+    const char *key_in = key_arg ? key_arg : cfg->tls_key;
+    if (!cert_in || !key_in) {
+        cli_err(cli,
+                "no certificate: pass --cert F --key F (updcache mkcert %s --out DIR makes "
+                "a lab one); nothing changed",
+                name);
+        return UC_EXIT_USAGE;
+    }
+    if (!port)
+        port = cfg->https_port ? (uint64_t)cfg->https_port : DEFAULT_HTTPS_PORT;
+    char *cert = absolute(cert_in), *key = absolute(key_in);
+    struct uc_errbuf eb = {{0}};
+    int64_t not_after = 0;
+    int rc = !cert || !key ? -errno : uc_x509_check(name, cert, key, &not_after, &eb);
+    if (rc) {
+        if (!cert || !key)
+            cli_err(cli, "%s: %s; nothing changed", !cert ? cert_in : key_in, strerror(errno));
+        else
+            cli_err(cli, "%s; nothing changed", eb.msg);
+        free(cert);
+        free(key);
+        return UC_EXIT_FAIL;
+    }
+    /* Rewrite: the new text must load as a valid config before it replaces the old. */
+    char *text = NULL, *out = NULL, tmp[PATH_MAX];
+    size_t n;
+    snprintf(tmp, sizeof(tmp), "%s.configure-ssl.%d", cfg->path, (int)getpid());
+    rc = uc_read_file(cfg->path, 1 << 20, &text, &n);
+    if (!rc && !(out = edit(text, name, (int)port, cert, key)))
+        rc = -ENOMEM;
+    if (!rc)
+        rc = uc_write_file(tmp, out, strlen(out), 0644, O_TRUNC);
+    struct uc_config check;
+    struct uc_errbuf ceb = {{0}};
+    if (!rc && uc_config_load(tmp, &check, &ceb)) {
+        cli_err(cli, "the rewritten config would not load; nothing changed:\n%s", ceb.msg);
+        rc = UC_ECONFIG;
+    } else if (!rc) {
+        uc_config_free(&check);
+        rc = uc_write_file_atomic(cfg->path, out, strlen(out), 0644);
+    }
+    unlink(tmp);
+    free(text);
+    free(out);
+    if (rc) {
+        if (rc != UC_ECONFIG)
+            cli_err(cli, "%s: %s; nothing changed", cfg->path, uc_strerror(rc));
+        free(cert);
+        free(key);
+        return UC_EXIT_FAIL;
+    }
+    char when[32];
+    time_t t = (time_t)not_after;
+    strftime(when, sizeof(when), "%Y-%m-%d", gmtime(&t));
+    fprintf(stderr, "%s: TLS as %s on port %llu with %s (valid until %s)\n", cfg->path, name,
+            (unsigned long long)port, cert, when);
+    signal_daemon(cli, cfg->pid_file);
+    print_urls(name, (int)port);
+    free(cert);
+    free(key);
+    return UC_EXIT_OK;
+}
