@@ -28,6 +28,7 @@
 
 #define PAGE_DEFAULT 500
 #define PAGE_MAX 5000
+#define PAGE_FULL UC_EBASE /* stops the index walk; not an error */
 
 static void set_body(struct uc_api_resp *r, int status, const char *type, char *body, size_t len)
 {
@@ -246,7 +247,7 @@ static int page_add(void *ctx, const struct uc_update_rec *u)
     struct page *p = ctx;
     if (p->count == p->limit) {
         p->more = true;
-        return 1;
+        return PAGE_FULL;
     }
     if (p->count++)
         uc_text_append(&p->t, ",", 1);
@@ -268,7 +269,7 @@ static void updates_page(struct uc_daemon *d, const struct uc_api_req *q, struct
         rc = uc_index_each_change(d->store->ix, txn, since, page_add, &p);
         uc_index_abort(txn);
     }
-    if (rc < 0) {
+    if (rc < 0 && rc != PAGE_FULL) {
         free(uc_text_take(&p.t, NULL));
         error(r, 503, "index", "the index cannot be read");
         return;

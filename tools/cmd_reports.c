@@ -18,7 +18,7 @@ static int print_one(void *ctx, uint64_t seq, const char *json, size_t len)
 {
     struct listing *l = ctx;
     if (l->limit && l->n == l->limit)
-        return 1;
+        return UC_EBASE; /* enough: stops the walk */
     l->n++;
     printf("{\"seq\":%llu,\"record\":%.*s}\n", (unsigned long long)seq, (int)len, json);
     return 0;
@@ -66,7 +66,7 @@ int cmd_reports(struct uc_cli *cli, int argc, char **argv)
         uc_index_abort(txn);
     }
     uc_store_close(st);
-    if (rc < 0) {
+    if (rc < 0 && rc != UC_EBASE) {
         cli_err(cli, "reading the index: %s", uc_strerror(rc));
         return UC_EXIT_FAIL;
     }

@@ -86,3 +86,33 @@ finish() {
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]
 }
+
+# start_tls_daemon UPDCACHED CONF PORTSFILE ERRFILE: pick a free pair of ports P (TLS) and
+# P-1 (plain), write "https_port = P" into CONF's [server] section, start the daemon and
+# wait for its port file. A pair taken in between makes the daemon exit with "Address
+# already in use": retried with another pair. Sets DPID, P (TLS) and PP (plain).
+start_tls_daemon() {
+    local ucd=$1 conf=$2 ports=$3 err=$4 try
+    for try in 1 2 3 4 5 6 7 8; do
+        P=$((20000 + RANDOM % 30000))
+        if ss -Htln "( sport = :$P or sport = :$((P - 1)) )" | grep -q .; then continue; fi
+        sed -i "/^https_port *=/d; s/^\[server\]\$/[server]\nhttps_port = $P/" "$conf"
+        rm -f "$ports"
+        "$ucd" --config "$conf" 2>"$err" &
+        DPID=$!
+        for _ in $(seq 100); do
+            [ -s "$ports" ] && grep -q '^https=' "$ports" && break
+            kill -0 $DPID 2>/dev/null || break
+            sleep 0.05
+        done
+        if grep -q '^https=' "$ports" 2>/dev/null; then
+            PP=$(sed -n 's/^http=//p' "$ports")
+            cleanup_hooks+=("kill $DPID 2>/dev/null")
+            return 0
+        fi
+        kill $DPID 2>/dev/null
+        wait $DPID 2>/dev/null
+        grep -q "Address already in use" "$err" || { cat "$err" >&2; return 1; }
+    done
+    return 1
+}

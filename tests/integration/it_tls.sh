@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The TLS companion listener on 127.0.0.1 with a certificate made by the test: protocol
+# versions (openssl s_client), every cell of the SPEC §2 table on both ports, tokens and
+# roles, pages of envelopes, file locations, admin stats and Prometheus metrics (parsed
+# by prometheus_client), client reports on both ports (listed by `updcache reports`),
+# bad input on the TLS port (the listener keeps serving), the port pairing rule.
+# Usage: it_tls.sh UPDCACHE UPDCACHED
+. "$(dirname "$0")/lib.sh"
+UCD=${2:?usage: $0 updcache updcached}
+set -e
+NAME=tls.updcache.test
+mkdir -p "$T/src" "$T/s"
+"$UC" mkcert "$NAME" --out "$T/pki" >/dev/null 2>&1
+make_conf "$T/s" <<EOF2
+name = $NAME
+listen = 127.0.0.1
+port_file = $T/ports
+pid_file = $T/pid
+header_timeout = 2s
+max_body_bytes = 4K
+workers = 2
+[tls]
+cert = $T/pki/$NAME.pem
+key = $T/pki/$NAME.key
+[auth]
+downstreams = ds1:secret-one, ds2:secret-two
+admin_token = adm-token-123
+cookie_ttl = 3s
+EOF2
+C=$T/s/uc.conf
+"$UC" keygen --out "$T/k" >/dev/null 2>&1
+make_file "$T/src/a.cab" 5000
+make_file "$T/src/b.psf" 70000
+"$UC" add --config "$C" --key "$T/k" --title one "$T/src/a.cab" >/dev/null 2>&1
+"$UC" add --config "$C" --key "$T/k" --title two "$T/src/b.psf" >/dev/null 2>&1
+"$UC" add --config "$C" --key "$T/k" --title three "$T/src/a.cab" "$T/src/b.psf" >/dev/null 2>&1
+mkdir -p "$T/s/store/SelfUpdate/wuident"
+printf 'selfupdate bytes\n' >"$T/s/store/SelfUpdate/wuident/wuident.cab"
+
+start_tls_daemon "$UCD" "$C" "$T/ports" "$T/daemon.err" || { bad "daemon did not start"; finish; }
+check "port file names both ports" test "$PP" = $((P - 1))
+S=https://$NAME:$P
+H=http://127.0.0.1:$PP
+tcurl() { curl -sS -m 10 --cacert "$T/pki/ca.pem" --resolve "$NAME:$P:127.0.0.1" "$@"; }
+code() { tcurl -o "$T/body" -w '%{http_code}' "$@" || true; }
+pcode() { curl -sS -m 10 -o "$T/body" -w '%{http_code}' "$@" || true; }
+dss() { tcurl -u "${1:-ds1:secret-one}" -X POST "$S/DSSAuthWebService/token" | jq -r .cookie; }
+client() { tcurl -H 'Content-Type: application/json' -d '{"client":"pc-7"}' "$S/SimpleAuthWebService/token" | jq -r .cookie; }
+
+# --- Protocol versions. The client is allowed TLS 1.1 (SECLEVEL=0), so a refusal is the
+# server's.
+sc() { timeout 10 openssl s_client -connect "127.0.0.1:$P" -servername "$NAME" -CAfile "$T/pki/ca.pem" "$@" </dev/null 2>&1 || true; }
+out=$(sc -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0')
+check "TLS 1.1 refused by the server" grep -q 'New, (NONE), Cipher is (NONE)' <<<"$out"
+out=$(sc -tls1_2)
+check "TLS 1.2 accepted" grep -q 'New, TLSv1.2' <<<"$out"
+check "TLS 1.2 suite is ECDHE with AEAD" grep -qE 'New, TLSv1.2, Cipher is ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)' <<<"$out"
+out=$(sc -tls1_3)
+check "TLS 1.3 accepted" grep -q 'New, TLSv1.3' <<<"$out"
+check "certificate verifies against the test CA" grep -q 'Verify return code: 0 (ok)' <<<"$out"
+sc -tls1_3 -showcerts | openssl x509 -noout -ext subjectAltName >"$T/san" 2>/dev/null || true
+check "certificate names the server" grep -q "DNS:$NAME" "$T/san"
+
+# --- SPEC §2, every cell, both ports.
+A=$(sha1sum <"$T/src/a.cab" | cut -c1-40)
+A=${A^^}
+CU="/Content/${A: -2}/$A.cab"
+for root in SimpleAuthWebService DSSAuthWebService ServerSyncWebService APIRemoting30 ClientWebService; do
+    check "plain $root: 403" test "$(pcode "$H/$root/x")" = 403
+    check "plain $root names the https URL" grep -q "https://$NAME:$P/$root/x" "$T/body"
+done
+check "plain Content served" cmp -s <(curl -sS -m 5 "$H$CU") "$T/src/a.cab"
+check "TLS Content refused 403" test "$(code "$S$CU")" = 403
+check "TLS Content: no file bytes" bash -c "! cmp -s '$T/body' '$T/src/a.cab' && test \$(stat -c %s '$T/body') -lt 1000"
+check "TLS Content points at the plain port" grep -q "http://$NAME:$PP$CU" "$T/body"
+check "TLS msdownload alias refused 403" test "$(code "$S/c/msdownload/update/x/kb_$A.cab")" = 403
+for port in plain tls; do
+    if [ $port = plain ]; then u=$H; c=pcode; else u=$S; c=code; fi
+    check "$port SelfUpdate served" test "$($c "$u/SelfUpdate/wuident/wuident.cab")" = 200
+    check "$port SelfUpdate bytes" cmp -s "$T/body" "$T/s/store/SelfUpdate/wuident/wuident.cab"
+    check "$port Inventory report 202" test "$($c -H 'Content-Type: application/json' -d "{\"client\":\"pc-$port\",\"inventory\":{\"os\":\"x\"}}" "$u/Inventory/report")" = 202
+    check "$port Reporting events 202" test "$($c -d "{\"client\":\"pc-$port\",\"events\":[{\"id\":1},{\"id\":2}]}" "$u/ReportingWebService/events")" = 202
+    check "$port Inventory GET 405" test "$($c "$u/Inventory/report")" = 405
+done
+# Served on TLS: the token roots answer with cookies, the others with credentials.
+check "TLS DSSAuth token" test -n "$(dss)"
+check "TLS SimpleAuth token" test -n "$(client)"
+CK=$(dss)
+check "TLS ServerSyncWebService served" test "$(code -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates")" = 200
+CC=$(client)
+check "TLS ClientWebService served" test "$(code -H "Authorization: Bearer $CC" "$S/ClientWebService/updates")" = 200
+check "TLS APIRemoting30 served" test "$(code -H 'Authorization: Bearer adm-token-123' "$S/APIRemoting30/stats")" = 200
+
+# --- Tokens and roles.
+check "no cookie: 401" test "$(code "$S/ServerSyncWebService/updates")" = 401
+forged=${CK%?}0
+[ "$forged" != "$CK" ] || forged=${CK%?}1
+check "forged cookie: 401" test "$(code -H "Authorization: Bearer $forged" "$S/ServerSyncWebService/updates")" = 401
+check "client cookie on ServerSyncWebService: 403" test "$(code -H "Authorization: Bearer $CC" "$S/ServerSyncWebService/updates")" = 403
+check "dss cookie on ClientWebService: 403" test "$(code -H "Authorization: Bearer $CK" "$S/ClientWebService/updates")" = 403
+check "wrong Basic credentials: 401" test "$(code -u ds1:wrong -X POST "$S/DSSAuthWebService/token")" = 401
+check "wrong credentials logged" grep -q "DSSAuthWebService refused downstream id 'ds1': wrong credentials" "$T/daemon.err"
+check "second downstream gets a cookie" test -n "$(dss ds2:secret-two)"
+check "token needs POST: 405" test "$(code "$S/DSSAuthWebService/token")" = 405
+check "SimpleAuth without a client name: 400" test "$(code -d '{}' "$S/SimpleAuthWebService/token")" = 400
+old=$(dss)
+sleep 3.2
+check "expired cookie: 401" test "$(code -H "Authorization: Bearer $old" "$S/ServerSyncWebService/updates")" = 401
+check "expired cookie says so" grep -q "expired" "$T/body"
+
+# --- Pages of envelopes (verbatim: the signature still verifies) and file locations.
+CK=$(dss)
+tcurl -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?since=0&limit=2" >"$T/p1"
+check "page 1: two envelopes, more" test "$(jq -c '[(.updates|length), .more]' "$T/p1")" = "[2,true]"
+next=$(jq .next "$T/p1")
+tcurl -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?since=$next&limit=2" >"$T/p2"
+check "page 2: the third, no more" test "$(jq -c '[(.updates|length), .more]' "$T/p2")" = "[1,false]"
+check "envelopes are DSSE" test "$(jq -r '.updates[0].payloadType' "$T/p1")" = "application/vnd.updcache.update+json"
+titles=$(jq -r '.updates[].payload' "$T/p1" "$T/p2" | while read -r p; do base64 -d <<<"$p" | jq -r .title; done | tr '\n' ' ')
+check "all three updates in change order ($titles)" test "$titles" = "one two three "
+check "limit above 5000 refused" test "$(code -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?limit=5001")" = 400
+tcurl -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/config" >"$T/cfg"
+check "config names the ports and content URL" test "$(jq -c '[.name,.https_port,.http_port,.content_url]' "$T/cfg")" = "[\"$NAME\",$P,$PP,\"http://$NAME:$PP/\"]"
+CC=$(client)
+tcurl -H "Authorization: Bearer $CC" "$S/ClientWebService/files/$A" >"$T/loc"
+check "file location: digests" test "$(jq -r .sha256 "$T/loc")" = "$(sha256sum <"$T/src/a.cab" | cut -c1-64)"
+url=$(jq -r .url "$T/loc")
+check "file location: plain URL ($url)" test "$url" = "http://$NAME:$PP$CU"
+check "file location URL serves the bytes" cmp -s <(curl -sS -m 5 --resolve "$NAME:$PP:127.0.0.1" "$url") "$T/src/a.cab"
+check "unknown file: 404" test "$(code -H "Authorization: Bearer $CC" "$S/ClientWebService/files/$(printf '0%.0s' $(seq 40))")" = 404
+
+# --- Admin: stats and metrics.
+check "admin without token: 401" test "$(code "$S/APIRemoting30/metrics")" = 401
+check "admin wrong token: 401" test "$(code -H 'Authorization: Bearer nope' "$S/APIRemoting30/metrics")" = 401
+tcurl -H 'Authorization: Bearer adm-token-123' "$S/APIRemoting30/metrics" >"$T/metrics"
+cat >"$T/prom.py" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+for line in text.splitlines():
+    if line and not line.startswith("#"):
+        name = line.split("{")[0].split(" ")[0]
+        assert any(name == f or name == f + "_total" for f in fams), "sample without family: " + line
+helps = {l.split()[2] for l in text.splitlines() if l.startswith("# HELP ")}
+types = {l.split()[2]: l.split()[3] for l in text.splitlines() if l.startswith("# TYPE ")}
+for name, kind in types.items():
+    assert name in helps, "no HELP for " + name
+    if kind == "counter":
+        assert name.endswith("_total"), "counter without _total: " + name
+req = fams["updcache_requests"]
+assert req.type == "counter", req.type
+got = {(s.labels["port"], s.labels["root"], s.labels["code"]): s.value for s in req.samples}
+assert got.get(("https", "ServerSyncWebService", "401"), 0) >= 2, got
+assert got.get(("http", "Content", "200"), 0) >= 1, got
+assert got.get(("http", "ServerSyncWebService", "403"), 0) >= 1, got
+print("ok", len(fams))
+PY
+check "metrics parse as Prometheus text" /usr/bin/python3 "$T/prom.py" "$T/metrics"
+tcurl -H 'Authorization: Bearer adm-token-123' "$S/APIRemoting30/stats" >"$T/stats"
+check "stats JSON counts the store" test "$(jq -c '[.store.updates, .store.files]' "$T/stats")" = "[3,2]"
+check "stats JSON counts reports" test "$(jq '.reports.accepted' "$T/stats")" -ge 4
+
+# --- Reports recorded (both ports), listed by `updcache reports`.
+sleep 0.3
+"$UC" reports --config "$C" >"$T/reports"
+check "four reports listed" test "$(wc -l <"$T/reports")" = 4
+check "reports from both ports" test "$(jq -r '.record.port' "$T/reports" | sort -u | tr '\n' ' ')" = "http https "
+check "report body kept" grep -q '"events":\[{"id":1},{"id":2}\]' "$T/reports"
+check "reports --limit" test "$("$UC" reports --config "$C" --limit 1 | wc -l)" = 1
+
+# --- Bad input on the TLS port; the listener keeps serving after each.
+big=$(head -c 6000 /dev/zero | tr '\0' a)
+check "oversized report: 413" test "$(code -d "{\"client\":\"$big\"}" "$S/ReportingWebService/events")" = 413
+check "oversized report on the plain port: 413" test "$(pcode -d "{\"client\":\"$big\"}" "$H/ReportingWebService/events")" = 413
+check "invalid JSON: 400" test "$(code -d '{"client": "x", ' "$S/Inventory/report")" = 400
+check "invalid JSON names the problem" grep -q "not valid JSON" "$T/body"
+check "events not an array: 400" test "$(pcode -d '{"client":"x","events":3}' "$H/ReportingWebService/events")" = 400
+out=$(curl -sS -m 5 "http://127.0.0.1:$P/ServerSyncWebService/updates" || true)
+check "plain HTTP to the TLS port: 400 naming https" has "$out" "400 Bad Request: this is the TLS port; use https://$NAME:$P/"
+start=$(date +%s%N)
+exec 3<>"/dev/tcp/127.0.0.1/$P"
+timeout 6 cat <&3 >/dev/null || true
+exec 3>&-
+ms=$((($(date +%s%N) - start) / 1000000))
+check "silent connection closed after header_timeout ($ms ms)" test "$ms" -ge 1500 -a "$ms" -lt 5000
+start=$(date +%s%N)
+exec 3<>"/dev/tcp/127.0.0.1/$P"
+printf '\x16\x03\x01\x00\xff\x01' >&3 # a handshake record that never completes
+timeout 8 cat <&3 >/dev/null || true
+exec 3>&-
+ms=$((($(date +%s%N) - start) / 1000000))
+check "stalled handshake cut off ($ms ms)" test "$ms" -lt 7000
+check "TLS listener still serving" test -n "$(dss)"
+check "plain port still serving" cmp -s <(curl -sS -m 5 "$H$CU") "$T/src/a.cab"
+
+# --- The port pairing rule.
+printf '[server]\nhttps_port = 443\nname = a.example.org\n[tls]\ncert = /c\nkey = /k\n' >"$T/p443.conf"
+check "443 pairs with 80" bash -c "'$UCD' --config '$T/p443.conf' --check-config | grep -qx http_port=80"
+printf '[server]\nhttps_port = 8531\nname = a.example.org\n[tls]\ncert = /c\nkey = /k\n' >"$T/p8531.conf"
+check "8531 pairs with 8530" bash -c "'$UCD' --config '$T/p8531.conf' --check-config | grep -qx http_port=8530"
+printf '[server]\nhttps_port = 8531\nhttp_port = 8080\nname = a.example.org\n[tls]\ncert = /c\nkey = /k\n' >"$T/pbad.conf"
+run_rc 2 "contradicting http_port refused" "$UCD" --config "$T/pbad.conf" --check-config
+check "contradiction explained" has "$ERR" "http_port: 8080 contradicts https_port 8531.*8530"
+
+kill -TERM $DPID
+for _ in $(seq 100); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM: exited" bash -c "! kill -0 $DPID 2>/dev/null"
+wait $DPID || true
+check "no sanitizer report from the daemon" bash -c "! grep -q Sanitizer '$T/daemon.err'"
+grep -A20 Sanitizer "$T/daemon.err" >&2 || true
+finish
