@@ -18,11 +18,11 @@
 enum uc_port_kind { UC_PORT_HTTP = 0, UC_PORT_HTTPS = 1 };
 
 /* The statuses counted one by one; anything else counts as "other". */
-#define UC_METRIC_CODES                                                                            \
-    X(200)                                                                                         \
-    X(201)                                                                                         \
-    X(202) X(206) X(304) X(400) X(401) X(403) X(404) X(405) X(408) X(411) X(412) X(413) X(414)     \
-        X(415) X(416) X(431) X(500) X(501) X(503)
+/* clang-format off */
+#define UC_METRIC_CODES \
+    X(200) X(201) X(202) X(206) X(304) X(400) X(401) X(403) X(404) X(405) X(408) X(411) \
+    X(412) X(413) X(414) X(415) X(416) X(431) X(500) X(501) X(503)
+/* clang-format on */
 enum {
 #define X(n) UC_MC_##n,
     UC_METRIC_CODES

@@ -175,13 +175,16 @@ int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv)
     }
     if (!port)
         port = cfg->https_port ? (uint64_t)cfg->https_port : DEFAULT_HTTPS_PORT;
-    char *cert = absolute(cert_in), *key = absolute(key_in);
+    char *cert = absolute(cert_in);
+    int err = errno;
+    char *key = cert ? absolute(key_in) : NULL;
+    err = cert ? errno : err;
     struct uc_errbuf eb = {{0}};
     int64_t not_after = 0;
-    int rc = !cert || !key ? -errno : uc_x509_check(name, cert, key, &not_after, &eb);
+    int rc = !cert || !key ? -err : uc_x509_check(name, cert, key, &not_after, &eb);
     if (rc) {
         if (!cert || !key)
-            cli_err(cli, "%s: %s; nothing changed", !cert ? cert_in : key_in, strerror(errno));
+            cli_err(cli, "%s: %s; nothing changed", !cert ? cert_in : key_in, strerror(err));
         else
             cli_err(cli, "%s; nothing changed", eb.msg);
         free(cert);

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# updcache configure-ssl: each refusal (single-label name, IP literal, a certificate for
+# another name, a key that is not the certificate's, an expired certificate) exits
+# non-zero with a clear message and leaves the config byte for byte; then a successful
+# run on a running daemon swaps the certificate: s_client sees the new one, the PID is
+# the same, and a plain-port download in flight completes with the right bytes.
+# Usage: it_configure_ssl.sh UPDCACHE UPDCACHED
+. "$(dirname "$0")/lib.sh"
+UCD=${2:?usage: $0 updcache updcached}
+set -e
+NAME=cs.updcache.test
+mkdir -p "$T/src"
+"$UC" mkcert "$NAME" --out "$T/a" >/dev/null 2>&1
+"$UC" mkcert "$NAME" --out "$T/b" >/dev/null 2>&1
+"$UC" mkcert "other.updcache.test" --out "$T/o" >/dev/null 2>&1
+make_conf "$T/s" <<EOF2
+listen = 127.0.0.1
+port_file = $T/ports
+pid_file = $T/pid
+workers = 2
+EOF2
+C=$T/s/uc.conf
+
+# An expired certificate for NAME, signed by CA a (openssl ca can backdate).
+mkdir -p "$T/exp"
+(
+    cd "$T/exp"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out exp.key 2>/dev/null
+    openssl req -new -key exp.key -subj "/CN=$NAME" -addext "subjectAltName=DNS:$NAME" -out exp.csr 2>/dev/null
+    printf '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n' >ca.cnf
+    : >index.txt
+    echo 01 >serial
+    openssl ca -batch -config ca.cnf -cert "$T/a/ca.pem" -keyfile "$T/a/ca.key" -in exp.csr \
+        -out exp.pem -startdate 20200101000000Z -enddate 20210101000000Z -notext 2>/dev/null
+)
+check "expired test certificate made" test -s "$T/exp/exp.pem"
+
+cp "$C" "$T/conf.before"
+refuse() { # WHAT WANT_RC PATTERN ARGS...
+    local what=$1 want=$2 pat=$3
+    shift 3
+    run_rc "$want" "configure-ssl refuses $what" "$UC" configure-ssl "$@" --config "$C"
+    check "$what: message" has "$ERR" "$pat"
+    check "$what: says nothing changed" has "$ERR" "nothing changed"
+    check "$what: config untouched" cmp -s "$C" "$T/conf.before"
+}
+refuse "a single-label name" 2 "single-label name is not fully qualified" \
+    updates --cert "$T/a/$NAME.pem" --key "$T/a/$NAME.key"
+refuse "an IP literal" 2 "an IP address is not a fully qualified domain name" \
+    127.0.0.1 --cert "$T/a/$NAME.pem" --key "$T/a/$NAME.key"
+refuse "a certificate for another name" 1 "is not a certificate for $NAME" \
+    "$NAME" --cert "$T/o/other.updcache.test.pem" --key "$T/o/other.updcache.test.key"
+refuse "a key that is not the certificate's" 1 "is not the private key of" \
+    "$NAME" --cert "$T/a/$NAME.pem" --key "$T/b/$NAME.key"
+refuse "an expired certificate" 1 "expired on 2021-01-01" \
+    "$NAME" --cert "$T/exp/exp.pem" --key "$T/exp/exp.key"
+refuse "a missing certificate" 1 "No such file" \
+    "$NAME" --cert "$T/nope.pem" --key "$T/a/$NAME.key"
+
+# --- Configure with certificate a, start the daemon on a free port pair.
+run_rc 0 "configure-ssl with certificate a" "$UC" configure-ssl "$NAME" --cert "$T/a/$NAME.pem" \
+    --key "$T/a/$NAME.key" --https-port 8531 --config "$C"
+check "config names the server" grep -qx "name = $NAME" "$C"
+check "config has the absolute certificate path" grep -qx "cert = $T/a/$NAME.pem" "$C"
+check "URLs printed (port kept, not 443)" has "$OUT" "https://$NAME:8531/"
+check "content URL on the paired port" has "$OUT" "http://$NAME:8530/Content/"
+start_tls_daemon "$UCD" "$C" "$T/ports" "$T/daemon.err" || { bad "daemon did not start"; finish; }
+PID1=$(cat "$T/pid")
+fp() { # the SHA-256 fingerprint of the certificate the TLS port presents
+    timeout 10 openssl s_client -connect "127.0.0.1:$P" -servername "$NAME" </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+fa=$(openssl x509 -in "$T/a/$NAME.pem" -noout -fingerprint -sha256)
+fb=$(openssl x509 -in "$T/b/$NAME.pem" -noout -fingerprint -sha256)
+check "TLS port presents certificate a" test "$(fp)" = "$fa"
+
+# --- A slow plain-port download, then configure-ssl with certificate b on the same port.
+make_file "$T/src/big.bin" $((16 * 1024 * 1024))
+"$UC" keygen --out "$T/k" >/dev/null 2>&1
+"$UC" add --config "$C" --key "$T/k" --title big "$T/src/big.bin" >/dev/null 2>&1
+s=$(sha1sum <"$T/src/big.bin" | cut -c1-40)
+s=${s^^}
+curl -sS -m 30 --limit-rate 2M -o "$T/inflight" "http://127.0.0.1:$PP/Content/${s: -2}/$s.bin" &
+CPID=$!
+sleep 0.7
+run_rc 0 "configure-ssl with certificate b on the running daemon" "$UC" configure-ssl "$NAME" \
+    --cert "$T/b/$NAME.pem" --key "$T/b/$NAME.key" --config "$C"
+check "configure-ssl told the daemon" has "$ERR" "told updcached \\(pid $PID1\\)"
+for _ in $(seq 50); do [ "$(fp)" = "$fb" ] && break; sleep 0.1; done
+check "TLS port now presents certificate b" test "$(fp)" = "$fb"
+check "same process (PID $PID1)" test "$(cat "$T/pid")" = "$PID1"
+check "process still alive" kill -0 "$PID1"
+check "download still in flight at the swap" kill -0 $CPID
+wait $CPID
+check "download in flight completed with the right bytes" cmp -s "$T/inflight" "$T/src/big.bin"
+check "metadata still served with certificate b" test "$(curl -sS -m 5 --cacert "$T/b/ca.pem" --resolve "$NAME:$P:127.0.0.1" -o /dev/null -w '%{http_code}' "https://$NAME:$P/ServerSyncWebService/updates")" = 401
+
+kill -TERM $DPID
+wait $DPID || true
+check "no sanitizer report from the daemon" bash -c "! grep -q Sanitizer '$T/daemon.err'"
+grep -A20 Sanitizer "$T/daemon.err" >&2 || true
+finish
