@@ -134,25 +134,29 @@ static void rebuild_target(struct MHD_Connection *c, const char *url, char *out,
 static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, struct uc_api_resp *r)
 {
     struct MHD_Response *resp;
-    if (r->fd >= 0) {
+    bool file = r->fd >= 0;
+    uint64_t bytes = file ? r->size : r->len;
+    if (file) {
         resp = MHD_create_response_from_fd64(r->size, r->fd);
         if (resp)
             r->fd = -1; /* the response owns it now */
     } else {
-        resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_COPY);
+        /* The response takes the body over: a page of envelopes is not copied again. */
+        resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+        if (resp)
+            r->body = NULL;
     }
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Server", "updcache");
     MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "Cache-Control",
-                            r->fd >= 0 || r->status != 200 ? "no-store" : "no-cache");
+                            file || r->status != 200 ? "no-store" : "no-cache");
     if (r->hname)
         MHD_add_response_header(resp, r->hname, r->hvalue);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
-    uc_metrics_request(d->shards[d->nworkers], UC_PORT_HTTPS, r->root, r->status,
-                       r->body ? r->len : r->size);
+    uc_metrics_request(d->shards[d->nworkers], UC_PORT_HTTPS, r->root, r->status, bytes);
     return ok;
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The embedded default: install what is missing, build, then make a publisher key,
 # publish a few generated sample payloads as one signed update into a demo store
-# (demo/store), list and verify it, and serve it with updcached (Ctrl-C stops it).
-# UPDCACHE_DEMO_PORT picks the plain port (default 8530); UPDCACHE_DEMO_NO_SERVE=1 skips
-# serving.
+# (demo/store), list and verify it, make a lab certificate (updcache mkcert) and turn TLS
+# on (updcache configure-ssl), and serve it with updcached: metadata over TLS, files over
+# plain HTTP (Ctrl-C stops it). UPDCACHE_DEMO_PORT picks the TLS port (default 8531; the
+# plain port is one below); UPDCACHE_DEMO_NO_SERVE=1 skips serving.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
@@ -13,9 +14,10 @@ D=$PWD/demo
 # A fresh demo store each run, so re-running shows the same result.
 rm -rf "$D/store"
 mkdir -p "$D/payloads"
-PORT=${UPDCACHE_DEMO_PORT:-8530}
-printf '[server]\nstore = store\nhttp_port = %s\nlisten = 127.0.0.1\nport_file = ports\n' \
-    "$PORT" >"$D/updcache.conf"
+PORT=${UPDCACHE_DEMO_PORT:-8531}
+NAME=updates.demo.updcache.test
+printf '[server]\nstore = store\nlisten = 127.0.0.1\nport_file = ports\npid_file = pid\n[auth]\ndownstreams = demo-downstream:demo-secret\nadmin_token = demo-admin\n' \
+    >"$D/updcache.conf"
 [ -f "$D/publisher.key" ] || "$UC" keygen --out "$D/publisher.key"
 # Sample payloads of the kinds WSUS serves; sizes from empty to 32 MiB.
 # (process substitution: openssl ends on SIGPIPE, which pipefail would count as failure)
@@ -35,6 +37,11 @@ echo
 echo "== updcache verify"
 "$UC" verify --config "$D/updcache.conf"
 echo
+echo "== updcache mkcert + configure-ssl (metadata over TLS as $NAME)"
+"$UC" mkcert "$NAME" --out "$D/pki" >/dev/null
+"$UC" configure-ssl "$NAME" --cert "$D/pki/$NAME.pem" --key "$D/pki/$NAME.key" \
+    --https-port "$PORT" --config "$D/updcache.conf"
+echo
 [ "${UPDCACHE_DEMO_NO_SERVE:-}" = 1 ] && exit 0
 rm -f "$D/ports"
 "$PWD/build/cache/updcached" --config "$D/updcache.conf" &
@@ -43,6 +50,7 @@ trap 'kill $pid 2>/dev/null' EXIT INT TERM
 for _ in $(seq 100); do [ -s "$D/ports" ] && break; sleep 0.05; done
 [ -s "$D/ports" ] || { echo "updcached did not start" >&2; exit 1; }
 P=$(sed -n 's/^http=//p' "$D/ports")
+S=$(sed -n 's/^https=//p' "$D/ports")
 CAB=$("$UC" ls --files --config "$D/updcache.conf" | awk -F'\t' '$5 ~ /\.cab$/ && $4 > 1000000 {print $5; exit}')
 SHA=$(basename "$CAB" .cab)
 echo
@@ -52,5 +60,11 @@ echo "  curl -s http://127.0.0.1:$P/$CAB | sha1sum            # = ${SHA,,}"
 echo "  curl -s -r 0-1048575 -o part http://127.0.0.1:$P/$CAB  # a Delivery Optimization range"
 echo "  curl -s http://127.0.0.1:$P/c/msdownload/update/software/kb5034441_${SHA,,}.cab | sha1sum"
 echo "  curl -si http://127.0.0.1:$P/ClientWebService/          # 403: metadata is TLS-only"
+echo "metadata over TLS on https://$NAME:$S/ (the lab CA is $D/pki/ca.pem):"
+T="curl -s --cacert $D/pki/ca.pem --resolve $NAME:$S:127.0.0.1"
+echo "  C=\$($T -u demo-downstream:demo-secret -X POST https://$NAME:$S/DSSAuthWebService/token | jq -r .cookie)"
+echo "  $T -H \"Authorization: Bearer \$C\" 'https://$NAME:$S/ServerSyncWebService/updates?since=0&limit=10' | jq ."
+echo "  $T -H 'Authorization: Bearer demo-admin' https://$NAME:$S/APIRemoting30/metrics"
+echo "  $T -si https://$NAME:$S/$CAB                   # 403: no file bytes on the TLS port"
 echo "  $UC ls --files --config $D/updcache.conf"
 wait $pid
