@@ -161,8 +161,17 @@ int uc_x509_mkcert(const char *name, const char *dir, int days, struct uc_errbuf
         goto done;
     }
     char p[PATH_MAX];
-    rc = uc_mkdir_at(AT_FDCWD, dir, 0755);
-    if (rc && rc != -EEXIST) {
+    snprintf(p, sizeof(p), "%s", dir); /* like mkdir -p */
+    rc = 0;
+    for (char *s = p + 1; !rc && *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            rc = uc_mkdir_at(AT_FDCWD, p, 0755);
+            *s = '/';
+        }
+    if (!rc)
+        rc = uc_mkdir_at(AT_FDCWD, dir, 0755);
+    if (rc) {
         rc = uc_errf(eb, rc, "%s: %s", dir, strerror(-rc));
         goto done;
     }

@@ -41,5 +41,6 @@ int cmd_gc(struct uc_cli *cli, int argc, char **argv);
 int cmd_mkcert(struct uc_cli *cli, int argc, char **argv);
 int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv);
 int cmd_reports(struct uc_cli *cli, int argc, char **argv);
+int cmd_sync(struct uc_cli *cli, int argc, char **argv);
 
 #endif

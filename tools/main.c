@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"configure-ssl", cmd_configure_ssl,
      "set the TLS name, certificate and port; the running daemon takes them"},
     {"reports", cmd_reports, "list the client reports updcached recorded"},
+    {"sync", cmd_sync, "fetch, verify and publish what the upstream has (a downstream)"},
 };
 
 static void usage(FILE *out)

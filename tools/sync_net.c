@@ -1,0 +1,537 @@
+/*
+ * libcurl side of sync: see sync_net.h.
+ */
+#include "sync_net.h"
+
+#include "fsutil.h"
+#include "strparse.h"
+#include "textbuf.h"
+#include "x509.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MACHINE_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define MACHINE_DIR "/etc/ssl/certs"
+#define MAX_ATTEMPTS 4
+#define JSON_MAX (256u << 20)
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void common(struct sync_net *n, CURL *h, bool tls, char *errbuf)
+{
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled upstream is cut off */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "updcache-sync/1");
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (n->resolve)
+        curl_easy_setopt(h, CURLOPT_RESOLVE, n->resolve);
+    if (tls) {
+        /* Trust is the service's: ca_file, else the machine store; nothing per user. */
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+        curl_easy_setopt(h, CURLOPT_CAINFO, n->cfg->ca_file ? n->cfg->ca_file : MACHINE_BUNDLE);
+        curl_easy_setopt(h, CURLOPT_CAPATH, n->cfg->ca_file ? NULL : MACHINE_DIR);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    } else {
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+    }
+}
+
+static int parse_url(struct sync_net *n, const char *url, struct uc_errbuf *eb)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *user = NULL;
+    int rc = 0;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0))
+        rc = uc_errf(eb, UC_ECONFIG, "[upstream] url '%s' is not a URL", url);
+    else if (strcmp(scheme, "https") != 0)
+        rc = uc_errf(eb, UC_ECONFIG,
+                     "[upstream] url '%s': metadata comes over TLS only: use https://", url);
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER)
+        rc = uc_errf(eb, UC_ECONFIG, "[upstream] url '%s': no credentials in the URL", url);
+    if (!rc) {
+        const char *why;
+        if (!uc_fqdn_valid(host, &why))
+            rc = uc_errf(eb, UC_ECONFIG, "[upstream] url '%s': host '%s': %s", url, host, why);
+    }
+    uint64_t p = 443;
+    if (!rc && curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+        (uc_parse_u64(port, &p) || p < 2 || p > 65535))
+        rc = uc_errf(eb, UC_ECONFIG, "[upstream] url '%s': bad port", url);
+    if (!rc && curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/"))
+        rc = uc_errf(eb, UC_ECONFIG,
+                     "[upstream] url '%s': give the server only (https://NAME:PORT/)", url);
+    if (!rc) {
+        snprintf(n->host, sizeof(n->host), "%s", host);
+        n->port = (int)p;
+        if (p == 443)
+            snprintf(n->base, sizeof(n->base), "https://%s/", host);
+        else
+            snprintf(n->base, sizeof(n->base), "https://%s:%d/", host, (int)p);
+        int pp = uc_config_paired_http_port((int)p);
+        if (pp == 80)
+            snprintf(n->content, sizeof(n->content), "http://%s/", host);
+        else
+            snprintf(n->content, sizeof(n->content), "http://%s:%d/", host, pp);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int sync_net_init(struct sync_net *n, const struct uc_config *cfg, struct uc_errbuf *eb)
+{
+    memset(n, 0, sizeof(*n));
+    n->cfg = cfg;
+    /* Per-user trust settings are not the service's: make sure nothing below reads them. */
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    unsetenv("CURL_CA_BUNDLE");
+    if (!cfg->upstream_url)
+        return uc_errf(eb, UC_ECONFIG,
+                       "no [upstream] url in the config: name the upstream "
+                       "server (https://NAME:PORT/)");
+    if (!cfg->downstream_id || !cfg->downstream_secret)
+        return uc_errf(eb, UC_ECONFIG,
+                       "[upstream] downstream_id and downstream_secret are required");
+    if (!cfg->publisher_keys.n)
+        return uc_errf(eb, UC_ECONFIG,
+                       "[upstream] publisher_keys is empty: list the public "
+                       "keys whose signatures this server accepts");
+    int rc = parse_url(n, cfg->upstream_url, eb);
+    if (rc)
+        return rc;
+    if (cfg->content_url)
+        snprintf(n->content, sizeof(n->content), "%s%s", cfg->content_url,
+                 cfg->content_url[strlen(cfg->content_url) - 1] == '/' ? "" : "/");
+    /* resolve = NAME:PORT:ADDR; an entry for the TLS port covers its paired plain port. */
+    for (size_t i = 0; i < cfg->resolve.n; i++) {
+        const char *e = cfg->resolve.v[i];
+        n->resolve = curl_slist_append(n->resolve, e);
+        char name[256];
+        int port;
+        const char *addr;
+        if (sscanf(e, "%255[^:]:%d:", name, &port) == 2 &&
+            (addr = strchr(strchr(e, ':') + 1, ':')) && port == n->port) {
+            char paired[400];
+            snprintf(paired, sizeof(paired), "%s:%d%s", name, uc_config_paired_http_port(port),
+                     addr);
+            n->resolve = curl_slist_append(n->resolve, paired);
+        }
+    }
+    return 0;
+}
+
+void sync_net_free(struct sync_net *n)
+{
+    curl_slist_free_all(n->resolve);
+    n->resolve = NULL;
+}
+
+static size_t to_text(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct uc_text *t = ud;
+    if (t->len + sz * nm > JSON_MAX)
+        return 0;
+    uc_text_append(t, p, sz * nm);
+    return t->failed ? 0 : sz * nm;
+}
+
+static int explain(struct sync_net *n, const char *what, CURLcode cc, const char *errbuf,
+                   struct uc_errbuf *eb)
+{
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
+        return uc_errf(eb, UC_ECRYPTO,
+                       "%s: the certificate of %s is not trusted (%s); trust comes from [upstream] "
+                       "ca_file (%s) or the machine store only, never SSL_CERT_FILE, SSL_CERT_DIR, "
+                       "CURL_CA_BUNDLE or files in a home directory",
+                       what, n->host, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+                       n->cfg->ca_file ? n->cfg->ca_file : "not set");
+    return uc_errf(eb, -EIO, "%s: %s", what, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+}
+
+/* One TLS request; the body (JSON) goes to *out. */
+static int call(struct sync_net *n, const char *path, bool post_basic, char **out, size_t *len,
+                long *status, struct uc_errbuf *eb)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return uc_errf(eb, -ENOMEM, "out of memory");
+    char url[1024], errbuf[CURL_ERROR_SIZE] = "", auth[600];
+    snprintf(url, sizeof(url), "%s%s", n->base, path);
+    struct uc_text t = {0};
+    struct curl_slist *hdr = NULL;
+    common(n, h, true, errbuf);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_text);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+    if (post_basic) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, n->cfg->downstream_id);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, n->cfg->downstream_secret);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    } else {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", n->cookie);
+        hdr = curl_slist_append(hdr, auth);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    }
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    int rc = 0;
+    if (cc != CURLE_OK)
+        rc = explain(n, url, cc, errbuf, eb);
+    *out = uc_text_take(&t, len);
+    if (!rc && !*out)
+        rc = uc_errf(eb, -ENOMEM, "%s: out of memory", url);
+    return rc;
+}
+
+static const char *detail_of(const char *body)
+{
+    static __thread char d[300];
+    json_t *j = json_loads(body ? body : "", 0, NULL);
+    snprintf(d, sizeof(d), "%s",
+             json_string_value(json_object_get(j, "detail"))
+                 ? json_string_value(json_object_get(j, "detail"))
+                 : "no detail");
+    json_decref(j);
+    return d;
+}
+
+int sync_net_login(struct sync_net *n, struct uc_errbuf *eb)
+{
+    char *body = NULL;
+    size_t len;
+    long status = 0;
+    int rc = call(n, "DSSAuthWebService/token", true, &body, &len, &status, eb);
+    if (!rc && status == 401)
+        rc = uc_errf(eb, UC_EKEY,
+                     "%sDSSAuthWebService/token refused downstream id '%s' (401: %s): check "
+                     "[upstream] downstream_id and downstream_secret against the upstream's "
+                     "[auth] downstreams",
+                     n->base, n->cfg->downstream_id, detail_of(body));
+    else if (!rc && status != 200)
+        rc = uc_errf(eb, -EIO, "%sDSSAuthWebService/token: HTTP %ld: %s", n->base, status,
+                     detail_of(body));
+    json_t *j = rc ? NULL : json_loads(body, 0, NULL);
+    const char *c = json_string_value(json_object_get(j, "cookie"));
+    if (!rc && (!c || strlen(c) >= sizeof(n->cookie)))
+        rc = uc_errf(eb, UC_EPARSE, "%sDSSAuthWebService/token: no cookie in the answer", n->base);
+    if (!rc)
+        snprintf(n->cookie, sizeof(n->cookie), "%s", c);
+    json_decref(j);
+    free(body);
+    return rc;
+}
+
+int sync_net_get_json(struct sync_net *n, const char *path, char **body, size_t *len,
+                      struct uc_errbuf *eb)
+{
+    long status = 0;
+    int rc = call(n, path, false, body, len, &status, eb);
+    if (!rc && status != 200) {
+        rc = uc_errf(eb, status == 401 || status == 403 ? UC_EKEY : -EIO, "%s%s: HTTP %ld: %s",
+                     n->base, path, status, detail_of(*body));
+        free(*body);
+        *body = NULL;
+    }
+    return rc;
+}
+
+/* ---- downloads ---- */
+
+struct xfer {
+    struct sync_file *sf;
+    CURL *h;
+    int fd;
+    char tmp_name[64];
+    char errbuf[CURL_ERROR_SIZE];
+    struct uc_store *st;
+    _Atomic uint64_t *progress;
+    struct sync_fetch_stats *stats;
+};
+
+static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct xfer *x = ud;
+    struct sync_file *sf = x->sf;
+    size_t len = sz * nm;
+    if (!sf->status) {
+        curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &sf->status);
+        if (sf->have > 0 && sf->status == 200) {
+            sf->range_ignored = true; /* the whole file again: our bytes would be doubled */
+            return 0;
+        }
+        if (sf->status != 200 && sf->status != 206)
+            return 0;
+    }
+    if (sf->have + len > sf->f.size) {
+        snprintf(sf->err, sizeof(sf->err), "%s: more than the %llu bytes the record says", sf->url,
+                 (unsigned long long)sf->f.size);
+        return 0;
+    }
+    if (uc_write_all(x->fd, p, len))
+        return 0;
+    uc_hasher_update(&sf->h, p, len);
+    sf->have += len;
+    atomic_fetch_add(x->progress, len);
+    x->stats->bytes += len;
+    return len;
+}
+
+static void hexs(const uint8_t *b, size_t n, char *out, bool upper)
+{
+    uc_hex_encode(b, n, out, upper);
+}
+
+/* The part file is whole: compare with the record, then stage or quarantine it. */
+static void complete(struct xfer *x)
+{
+    struct sync_file *sf = x->sf;
+    struct uc_staged s = {.fd = x->fd, .duplicate = false};
+    snprintf(s.tmp_name, sizeof(s.tmp_name), "%s", x->tmp_name);
+    snprintf(s.suffix, sizeof(s.suffix), "%s", sf->f.suffix);
+    uc_hasher_final(&sf->h, &s.dg);
+    uc_hasher_free(&sf->h);
+    sf->hashing = false;
+    x->fd = -1; /* the staged file owns it now */
+    char name[96], e1[41], a1[41], e256[65], a256[65];
+    uc_store_content_name(sf->f.sha1, sf->f.suffix, name, sizeof(name));
+    hexs(sf->f.sha1, UC_SHA1_LEN, e1, true);
+    hexs(s.dg.sha1, UC_SHA1_LEN, a1, true);
+    hexs(sf->f.sha256, UC_SHA256_LEN, e256, false);
+    hexs(s.dg.sha256, UC_SHA256_LEN, a256, false);
+    if (s.dg.size != sf->f.size || memcmp(s.dg.sha1, sf->f.sha1, UC_SHA1_LEN) ||
+        memcmp(s.dg.sha256, sf->f.sha256, UC_SHA256_LEN)) {
+        snprintf(sf->err, sizeof(sf->err),
+                 "Content/%s from %s does not match its signed record: size %llu (expected "
+                 "%llu), SHA-1 %s (expected %s), SHA-256 %s (expected %s); quarantined",
+                 name, sf->url, (unsigned long long)s.dg.size, (unsigned long long)sf->f.size, a1,
+                 e1, a256, e256);
+        uc_store_quarantine_staged(x->st, &s, sf->err);
+        sf->state = SF_BAD;
+        return;
+    }
+    struct uc_errbuf eb = {{0}};
+    if (uc_store_sync_staged(x->st, &s, &eb)) {
+        snprintf(sf->err, sizeof(sf->err), "%s", eb.msg);
+        uc_store_discard(x->st, &s);
+        sf->state = SF_FAILED;
+        return;
+    }
+    sf->staged = s;
+    sf->state = SF_STAGED;
+}
+
+static void give_up_or_retry(struct xfer *x, const char *why)
+{
+    struct sync_file *sf = x->sf;
+    if (why != sf->err)
+        snprintf(sf->err, sizeof(sf->err), "%s", why);
+    if (x->fd >= 0)
+        close(x->fd); /* releases the lock; the part stays for the retry or the next run */
+    x->fd = -1;
+    if (sf->hashing)
+        uc_hasher_free(&sf->h);
+    sf->hashing = false;
+    if (++sf->attempts < MAX_ATTEMPTS) {
+        sf->state = SF_QUEUED;
+        sf->not_before = mono() + 0.5 * (double)(1 << (sf->attempts - 1));
+        x->stats->retries++;
+        fprintf(stderr, "updcache sync: %s; retrying (attempt %d of %d)\n", sf->err,
+                sf->attempts + 1, MAX_ATTEMPTS);
+    } else {
+        sf->state = SF_FAILED;
+    }
+}
+
+/* Open the part file, hash what is already there, prepare the transfer. */
+static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
+{
+    x->sf = sf;
+    x->fd = -1;
+    char hex[41];
+    hexs(sf->f.sha1, UC_SHA1_LEN, hex, true);
+    snprintf(x->tmp_name, sizeof(x->tmp_name), "s-%s.part", hex);
+    sf->status = 0;
+    sf->range_ignored = false;
+    sf->err[0] = 0;
+    x->fd = openat(x->st->tmp_fd, x->tmp_name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (x->fd < 0 || flock(x->fd, LOCK_EX | LOCK_NB)) {
+        snprintf(sf->err, sizeof(sf->err), "%s/tmp/%s: %s", x->st->root, x->tmp_name,
+                 errno == EWOULDBLOCK ? "another sync is fetching this file" : strerror(errno));
+        if (x->fd >= 0)
+            close(x->fd);
+        x->fd = -1;
+        sf->state = SF_FAILED;
+        return false;
+    }
+    struct stat sb;
+    fstat(x->fd, &sb);
+    sf->have = (uint64_t)sb.st_size;
+    if (sf->have > sf->f.size && ftruncate(x->fd, 0) == 0)
+        sf->have = 0;
+    uc_hasher_init(&sf->h, UC_HASH_ALL);
+    sf->hashing = true;
+    /* Resume: the bytes already here count, so hash them first. */
+    char *buf = malloc(1 << 20);
+    uint64_t off = 0;
+    while (buf && off < sf->have) {
+        ssize_t r = pread(x->fd, buf, 1 << 20, (off_t)off);
+        if (r <= 0)
+            break;
+        uc_hasher_update(&sf->h, buf, (size_t)r);
+        off += (uint64_t)r;
+    }
+    free(buf);
+    if (off != sf->have) { /* unreadable part: start over */
+        uc_hasher_free(&sf->h);
+        uc_hasher_init(&sf->h, UC_HASH_ALL);
+        sf->have = 0;
+        if (ftruncate(x->fd, 0)) {
+        }
+    }
+    lseek(x->fd, (off_t)sf->have, SEEK_SET);
+    if (sf->have == sf->f.size) {
+        complete(x);
+        return false;
+    }
+    x->h = curl_easy_init();
+    common(n, x->h, false, x->errbuf);
+    x->errbuf[0] = 0;
+    curl_easy_setopt(x->h, CURLOPT_URL, sf->url);
+    curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    char range[48];
+    if (sf->have) {
+        snprintf(range, sizeof(range), "%llu-", (unsigned long long)sf->have);
+        curl_easy_setopt(x->h, CURLOPT_RANGE, range);
+    }
+    sf->state = SF_RUNNING;
+    return true;
+}
+
+static void finished(struct xfer *x, CURLcode cc)
+{
+    struct sync_file *sf = x->sf;
+    char why[1900];
+    if (cc == CURLE_OK && sf->have == sf->f.size && (sf->status == 200 || sf->status == 206)) {
+        complete(x);
+    } else if (sf->range_ignored) {
+        snprintf(why, sizeof(why),
+                 "%s: asked for bytes %llu- and got the whole file (200); starting over", sf->url,
+                 (unsigned long long)sf->have);
+        if (ftruncate(x->fd, 0)) {
+        }
+        give_up_or_retry(x, why);
+    } else if (sf->err[0]) {
+        give_up_or_retry(x, sf->err);
+    } else if (sf->status && sf->status != 200 && sf->status != 206) {
+        snprintf(why, sizeof(why), "%s: HTTP %ld", sf->url, sf->status);
+        give_up_or_retry(x, why);
+    } else if (cc == CURLE_OK) {
+        snprintf(why, sizeof(why), "%s: the body ended after %llu of %llu bytes", sf->url,
+                 (unsigned long long)sf->have, (unsigned long long)sf->f.size);
+        give_up_or_retry(x, why);
+    } else {
+        snprintf(why, sizeof(why), "%s: %s (after %llu of %llu bytes)", sf->url,
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc), (unsigned long long)sf->have,
+                 (unsigned long long)sf->f.size);
+        give_up_or_retry(x, why);
+    }
+}
+
+void sync_fetch_all(struct sync_net *n, struct uc_store *st, struct sync_file *files, size_t nfiles,
+                    unsigned parallel, _Atomic uint64_t *progress_bytes, void (*tick)(void *),
+                    void *tick_ctx, struct sync_fetch_stats *stats)
+{
+    CURLM *m = curl_multi_init();
+    struct xfer *xs = calloc(parallel, sizeof(*xs));
+    unsigned running = 0;
+    if (!m || !xs) {
+        for (size_t i = 0; i < nfiles; i++)
+            if (files[i].state == SF_QUEUED) {
+                files[i].state = SF_FAILED;
+                snprintf(files[i].err, sizeof(files[i].err), "out of memory");
+            }
+        free(xs);
+        curl_multi_cleanup(m);
+        return;
+    }
+    for (;;) {
+        double now = mono();
+        bool waiting = false;
+        for (size_t i = 0; i < nfiles && running < parallel; i++) {
+            if (files[i].state != SF_QUEUED)
+                continue;
+            if (files[i].not_before > now) {
+                waiting = true;
+                continue;
+            }
+            unsigned slot = 0;
+            while (xs[slot].sf)
+                slot++;
+            struct xfer *x = &xs[slot];
+            x->st = st;
+            x->progress = progress_bytes;
+            x->stats = stats;
+            if (start(x, n, &files[i])) {
+                curl_multi_add_handle(m, x->h);
+                running++;
+            } else {
+                x->sf = NULL;
+            }
+        }
+        if (!running && !waiting)
+            break;
+        int still;
+        curl_multi_perform(m, &still);
+        CURLMsg *msg;
+        int q;
+        while ((msg = curl_multi_info_read(m, &q))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct xfer *x;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            CURLcode cc = msg->data.result;
+            curl_multi_remove_handle(m, x->h);
+            finished(x, cc);
+            curl_easy_cleanup(x->h);
+            x->h = NULL;
+            x->sf = NULL;
+            running--;
+        }
+        curl_multi_poll(m, NULL, 0, 100, NULL);
+        if (tick)
+            tick(tick_ctx);
+    }
+    free(xs);
+    curl_multi_cleanup(m);
+}
