@@ -429,6 +429,12 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    /* A bandwidth cap per transfer (bytes/s), for sharing a thin link and for tests that
+     * need a sync to take a while. */
+    const char *rate = getenv("UPDCACHE_SYNC_RATE");
+    uint64_t bps;
+    if (rate && !uc_parse_size(rate, &bps) && bps)
+        curl_easy_setopt(x->h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)bps);
     char range[48];
     if (sf->have) {
         snprintf(range, sizeof(range), "%llu-", (unsigned long long)sf->have);
