@@ -326,13 +326,17 @@ static void accept_all(struct uc_tls *t)
             accept4(t->lfd, (struct sockaddr *)&p.addr, &p.addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (p.fd < 0)
             return;
+        /* Read under the lock: a reload may retire these settings at any time. */
+        pthread_rwlock_rdlock(&t->d->live_lock);
         const struct uc_settings *s = atomic_load(&t->d->live);
-        if (t->npend == PENDING_MAX ||
-            atomic_load(&t->d->tls_connections) >= (long)s->cfg.max_connections) {
+        long max = (long)s->cfg.max_connections;
+        int64_t timeout_ns = (int64_t)s->cfg.header_timeout * 1000000000;
+        pthread_rwlock_unlock(&t->d->live_lock);
+        if (t->npend == PENDING_MAX || atomic_load(&t->d->tls_connections) >= max) {
             close(p.fd); /* refused at once, as on the plain port */
             continue;
         }
-        p.deadline_ns = now_ns() + (int64_t)s->cfg.header_timeout * 1000000000;
+        p.deadline_ns = now_ns() + timeout_ns;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)p.fd};
         if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, p.fd, &ev)) {
             close(p.fd);

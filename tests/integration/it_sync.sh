@@ -7,9 +7,10 @@
 # (IP literal, single label, untrusted CA, CA only through SSL_CERT_FILE or
 # CURL_CA_BUNDLE, wrong publisher key, wrong DSS secret) publish nothing; a partial
 # download left by an interrupted run is resumed with Range.
-# Usage: it_sync.sh UPDCACHE UPDCACHED
+# Usage: it_sync.sh UPDCACHE UPDCACHED ENVELOPE_PUT
 . "$(dirname "$0")/lib.sh"
-UCD=${2:?usage: $0 updcache updcached}
+UCD=${2:?usage: $0 updcache updcached envelope_put}
+EPUT=${3:?usage: $0 updcache updcached envelope_put}
 set -e
 mkdir -p "$T/src"
 "$UC" keygen --out "$T/pub" >/dev/null 2>&1
@@ -174,6 +175,24 @@ refusal "CA only in SSL_CERT_FILE" 1 "is not trusted" "$R" "" ds9 sec-nine "$T/p
 refusal "CA only in CURL_CA_BUNDLE" 1 "is not trusted" "$R" "" ds9 sec-nine "$T/pub.pub" CURL_CA_BUNDLE="$T/root/pki/ca.pem" SSL_CERT_DIR="$T/root/pki"
 refusal "wrong publisher key" 1 "nothing of this update is published" "$R" "$T/root/pki/ca.pem" ds9 sec-nine "$T/other.pub"
 refusal "wrong DSS secret" 1 "refused downstream id 'ds9'" "$R" "$T/root/pki/ca.pem" ds9 wrong "$T/pub.pub"
+
+# --- Tampered envelopes at the root: the payload changed under its signature, and the
+# signature changed. Neither update is published; the good update beside them is.
+R1=$(page "$T/root" root.updcache.test "$RP" ds1 sec-one | jq -c '.[0]')
+pay=$(jq -r .payload <<<"$R1" | base64 -d | jq -c '.title = "changed title"' | base64 -w0)
+jq -c --arg p "$pay" '.payload = $p' <<<"$R1" >"$T/env-payload.json"
+sig=$(jq -r '.signatures[0].sig' <<<"$R1")
+flip=$([ "${sig:0:1}" = A ] && echo B || echo A)${sig:1}
+jq -c --arg s "$flip" '.signatures[0].sig = $s' <<<"$R1" >"$T/env-sig.json"
+"$EPUT" "$T/root/store" 11111111-1111-4111-8111-111111111111 1 "$T/env-payload.json"
+"$EPUT" "$T/root/store" 22222222-2222-4222-8222-222222222222 1 "$T/env-sig.json"
+make_file "$T/src/after.cab" 2222
+"$UC" add --config "$T/root/uc.conf" --key "$T/pub" --title after-tamper "$T/src/after.cab" >/dev/null 2>&1
+run_rc 1 "tampered envelopes: sync exits 1" "$UC" sync --once --config "$T/ds1/uc.conf"
+check "tampered envelopes: both refused" test "$(grep -c 'nothing of this update is published' <<<"$ERR")" = 2
+"$UC" ls --config "$T/ds1/uc.conf" >"$T/ds1.ls" 2>&1 || true
+check "tampered envelopes: neither published" bash -c "! grep -qE '11111111-|22222222-|changed title' '$T/ds1.ls'"
+check "the good update beside them is published" grep -q "after-tamper" "$T/ds1.ls"
 
 for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
