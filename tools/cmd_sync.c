@@ -16,6 +16,7 @@
  */
 #include "cli.h"
 #include "dsse.h"
+#include "parallel.h"
 #include "progress.h"
 #include "strparse.h"
 #include "sync_net.h"
@@ -46,11 +47,6 @@ struct run {
     uint64_t bytes;
     struct uc_progress prog;
 };
-
-static void tick(void *ctx)
-{
-    progress_tick(&((struct run *)ctx)->prog);
-}
 
 static int load_keys(struct run *r)
 {
@@ -210,6 +206,92 @@ static void count(struct run *r)
         uc_index_commit(txn);
 }
 
+/*
+ * The transfers, spread over one curl multi per core: a transfer's bytes are hashed on
+ * the thread that receives them, so one thread would cap a sync at one core's hashing
+ * speed. Then every staged file is fsync'ed, also on all cores.
+ */
+struct group {
+    struct run *r;
+    struct sync_file **members; /* into the page's files */
+    struct sync_file *copy;     /* what this thread works on */
+    size_t n;
+    unsigned parallel;
+    struct sync_fetch_stats stats;
+};
+
+struct fetch_job {
+    struct run *r;
+    struct group *gs;
+};
+
+static void fetch_group(void *ctx, size_t i)
+{
+    struct group *g = &((struct fetch_job *)ctx)->gs[i];
+    if (g->n)
+        sync_fetch_all(&g->r->net, g->r->st, g->copy, g->n, g->parallel, &g->r->prog.done_bytes,
+                       NULL, NULL, &g->stats);
+}
+
+struct flush {
+    struct run *r;
+    struct sync_file *fs;
+};
+
+/* uc_parallel_for hands its tick the same context as its work: both start with run. */
+static void job_tick(void *ctx)
+{
+    progress_tick(&(*(struct run **)ctx)->prog);
+}
+
+static void flush_one(void *ctx, size_t i)
+{
+    struct flush *f = ctx;
+    struct sync_file *sf = &f->fs[i];
+    struct uc_errbuf eb = {{0}};
+    if (sf->state == SF_STAGED && uc_store_sync_staged(f->r->st, &sf->staged, &eb)) {
+        snprintf(sf->err, sizeof(sf->err), "%s", eb.msg);
+        uc_store_discard(f->r->st, &sf->staged);
+        sf->state = SF_FAILED;
+    }
+}
+
+static void fetch(struct run *r, struct sync_file *fs, size_t nfs)
+{
+    unsigned ng = uc_ncpu(), par = (unsigned)r->cli->cfg.parallel;
+    ng = ng > par ? par : ng;
+    ng = ng ? ng : 1;
+    struct group *gs = calloc(ng, sizeof(*gs));
+    for (unsigned g = 0; gs && g < ng; g++) {
+        gs[g].r = r;
+        gs[g].members = calloc(nfs / ng + 1, sizeof(*gs[g].members));
+        gs[g].copy = calloc(nfs / ng + 1, sizeof(*gs[g].copy));
+        gs[g].parallel = par / ng + (g < par % ng);
+    }
+    for (size_t i = 0; i < nfs; i++) { /* round robin keeps the groups' sizes close */
+        struct group *g = gs ? &gs[i % ng] : NULL;
+        if (g && g->members && g->copy) {
+            g->members[g->n] = &fs[i];
+            g->copy[g->n++] = fs[i];
+        } else {
+            fs[i].state = SF_FAILED;
+            snprintf(fs[i].err, sizeof(fs[i].err), "out of memory");
+        }
+    }
+    struct fetch_job job = {r, gs};
+    if (gs)
+        uc_parallel_for(ng, ng, fetch_group, job_tick, &job);
+    for (unsigned g = 0; gs && g < ng; g++) {
+        for (size_t k = 0; k < gs[g].n; k++)
+            *gs[g].members[k] = gs[g].copy[k];
+        free(gs[g].members);
+        free(gs[g].copy);
+    }
+    free(gs);
+    struct flush f = {r, fs};
+    uc_parallel_for(nfs, 0, flush_one, job_tick, &f);
+}
+
 /* One page: returns 0 and sets next and more, or an exit code. */
 static int do_page(struct run *r, uint64_t since, uint64_t *next, bool *more, bool *complete)
 {
@@ -245,10 +327,8 @@ static int do_page(struct run *r, uint64_t since, uint64_t *next, bool *more, bo
     uint64_t total = 0;
     struct sync_file *fs = us ? plan(r, us, n, &nfs, &total) : NULL;
     progress_init(&r->prog, "sync", total, nfs);
-    struct sync_fetch_stats stats = {0};
     if (fs && nfs)
-        sync_fetch_all(&r->net, r->st, fs, nfs, (unsigned)r->cli->cfg.parallel, &r->prog.done_bytes,
-                       tick, r, &stats);
+        fetch(r, fs, nfs);
     progress_finish(&r->prog);
     for (size_t i = 0; fs && i < nfs; i++)
         if (fs[i].state == SF_FAILED || fs[i].state == SF_BAD) {

@@ -338,14 +338,7 @@ static void complete(struct xfer *x)
         sf->state = SF_BAD;
         return;
     }
-    struct uc_errbuf eb = {{0}};
-    if (uc_store_sync_staged(x->st, &s, &eb)) {
-        snprintf(sf->err, sizeof(sf->err), "%s", eb.msg);
-        uc_store_discard(x->st, &s);
-        sf->state = SF_FAILED;
-        return;
-    }
-    sf->staged = s;
+    sf->staged = s; /* fsync'ed later, off the transfer loop (sync_net_flush) */
     sf->state = SF_STAGED;
 }
 
@@ -429,6 +422,7 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->h, CURLOPT_BUFFERSIZE, 512L * 1024); /* fewer, larger writes */
     /* A bandwidth cap per transfer (bytes/s), for sharing a thin link and for tests that
      * need a sync to take a while. */
     const char *rate = getenv("UPDCACHE_SYNC_RATE");

@@ -64,7 +64,7 @@ struct sync_fetch_stats {
 
 /*
  * Fetch every SF_QUEUED file with up to parallel transfers into st's tmp/, verify size,
- * SHA-1 and SHA-256, and leave each SF_STAGED (synced to disk) or SF_FAILED (transfer
+ * SHA-1 and SHA-256, and leave each SF_STAGED (not yet fsync'ed) or SF_FAILED (transfer
  * kept failing: the part file stays for the next run to resume) or SF_BAD (the bytes
  * are not what the record says: quarantined). progress_bytes advances as bytes arrive.
  */
