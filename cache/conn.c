@@ -31,7 +31,7 @@
 #define IN_FIRST 4096               /* most request heads fit */
 #define IN_BACKPRESSURE (64 * 1024) /* pipelined bytes held before receiving stops */
 #define IN_MAX (256 * 1024)         /* what may already be on its way when it stops */
-#define XFER_POOL_MAX 32
+#define XFER_POOL_MAX 128
 #define SCRATCH_LEN 65536
 
 /* ---- timer queues ---- */

@@ -194,6 +194,10 @@ check "tampered envelopes: both refused" test "$(grep -c 'nothing of this update
 check "tampered envelopes: neither published" bash -c "! grep -qE '11111111-|22222222-|changed title' '$T/ds1.ls'"
 check "the good update beside them is published" grep -q "after-tamper" "$T/ds1.ls"
 
+# --- --interval: runs again and again until stopped.
+timeout 3.5 "$UC" sync --interval=1s --config "$T/ds2/uc.conf" 2>"$T/interval.err" || true
+check "--interval=1s ran at least twice ($(grep -c 'published' "$T/interval.err") runs)" test "$(grep -c 'update(s) published' "$T/interval.err")" -ge 2
+
 for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 for n in root ds1 ds2; do
