@@ -126,10 +126,22 @@ wait $SPID 2>/dev/null || true
 killed=0
 TOTAL=$((20 * 8 * 1024 * 1024 + SIZE))
 for t in $(seq "$TRIALS"); do
-    UPDCACHE_SYNC_RATE=24M "$UC" sync --once --config "$T/d4/uc.conf" >/dev/null 2>&1 &
+    UPDCACHE_SYNC_RATE=24M "$UC" sync --once --config "$T/d4/uc.conf" >/dev/null 2>"$T/trial.err" &
     SPID=$!
-    sleep "0.$((RANDOM % 9 + 1))"
-    if kill -9 $SPID 2>/dev/null; then killed=$((killed + 1)); fi
+    # A random moment once the transfers run (a part file exists): the first 0.5 s of a
+    # sync that lasts about a second, so the kill lands in the middle of it.
+    for _ in $(seq 500); do
+        compgen -G "$T/d4/store/tmp/*.part" >/dev/null && break
+        kill -0 $SPID 2>/dev/null || break
+        sleep 0.01
+    done
+    sleep "0.$((RANDOM % 5))"
+    if kill -9 $SPID 2>/dev/null; then
+        killed=$((killed + 1))
+    else
+        echo "trial $t: sync ended before the kill:" >&2
+        cat "$T/trial.err" >&2
+    fi
     wait $SPID 2>/dev/null || true
     if ! "$UC" verify --config "$T/d4/uc.conf" >"$T/v.out" 2>&1; then
         bad "trial $t: verify after SIGKILL"
