@@ -48,6 +48,20 @@ static void add_line(struct uc_text *t, const char *key, const char *value)
     uc_text_put(t, "%s = %s\n", key, value);
 }
 
+/* Insert the key's line at offset at of the text built so far. */
+static void insert_line(struct uc_text *t, size_t at, const char *key, const char *value)
+{
+    char *tail = t->failed ? NULL : strdup(t->s + at);
+    if (!tail) {
+        t->failed = true; /* never a file with its end cut off */
+        return;
+    }
+    t->len = at;
+    add_line(t, key, value);
+    uc_text_append(t, tail, strlen(tail));
+    free(tail);
+}
+
 char *uc_config_edit(const char *text, const char *section, const char *key, const char *value)
 {
     struct uc_text t = {0};
@@ -63,12 +77,7 @@ char *uc_config_edit(const char *text, const char *section, const char *key, con
         if (header(p, end, name, sizeof(name))) {
             if (!done && seen_section && !strcmp(cur, section)) {
                 /* leaving the section without the key: add it where the section ends */
-                char *tail = strdup(t.s + insert_at);
-                t.len = insert_at;
-                add_line(&t, key, value);
-                if (tail)
-                    uc_text_append(&t, tail, strlen(tail));
-                free(tail);
+                insert_line(&t, insert_at, key, value);
                 done = true;
             }
             strcpy(cur, name);
@@ -90,12 +99,7 @@ char *uc_config_edit(const char *text, const char *section, const char *key, con
         p = next;
     }
     if (!done && seen_section) {
-        char *tail = strdup(t.s + insert_at);
-        t.len = insert_at;
-        add_line(&t, key, value);
-        if (tail)
-            uc_text_append(&t, tail, strlen(tail));
-        free(tail);
+        insert_line(&t, insert_at, key, value);
     } else if (!done) {
         uc_text_put(&t, "%s[%s]\n", t.len && t.s[t.len - 1] != '\n' ? "\n" : "", section);
         add_line(&t, key, value);

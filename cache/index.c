@@ -335,11 +335,14 @@ int uc_index_put_update(struct uc_index *ix, MDB_txn *txn, const char *id, uint6
     return rc;
 }
 
-int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_update_cb fn,
-                         void *ctx)
+/* Walk a database keyed by big-endian u64 sequence numbers from since + 1 on; a non-zero
+ * return of step stops the walk and is returned. */
+typedef int (*seq_step)(void *ctx, uint64_t seq, const MDB_val *v);
+
+static int walk_from(MDB_txn *txn, MDB_dbi dbi, uint64_t since, seq_step step, void *ctx)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, ix->changes, &cur);
+    int rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc)
         return uc_index_rc(rc);
     uint64_t be = htobe64(since + 1);
@@ -347,22 +350,44 @@ int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_i
     int op = MDB_SET_RANGE;
     while ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0) {
         op = MDB_NEXT;
-        char id[UC_UUID_LEN + 1];
-        if (v.mv_size != UC_UUID_LEN) {
+        if (k.mv_size != 8) {
             rc = UC_EINDEX;
             break;
         }
-        memcpy(id, v.mv_data, UC_UUID_LEN);
-        id[UC_UUID_LEN] = 0;
-        struct uc_update_rec r;
-        rc = uc_index_get_update(ix, txn, id, &r);
-        if (!rc)
-            rc = fn(ctx, &r);
-        if (rc)
+        memcpy(&be, k.mv_data, 8);
+        if ((rc = step(ctx, be64toh(be), &v)))
             break;
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : cursor_rc(rc);
+}
+
+struct change_walk {
+    struct uc_index *ix;
+    MDB_txn *txn;
+    uc_index_update_cb fn;
+    void *ctx;
+};
+
+static int change_step(void *ctx, uint64_t seq, const MDB_val *v)
+{
+    (void)seq;
+    struct change_walk *w = ctx;
+    char id[UC_UUID_LEN + 1];
+    if (v->mv_size != UC_UUID_LEN)
+        return UC_EINDEX;
+    memcpy(id, v->mv_data, UC_UUID_LEN);
+    id[UC_UUID_LEN] = 0;
+    struct uc_update_rec r;
+    int rc = uc_index_get_update(w->ix, w->txn, id, &r);
+    return rc ? rc : w->fn(w->ctx, &r);
+}
+
+int uc_index_each_change(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_update_cb fn,
+                         void *ctx)
+{
+    struct change_walk w = {ix, txn, fn, ctx};
+    return walk_from(txn, ix->changes, since, change_step, &w);
 }
 
 int uc_index_get_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t *out)
@@ -425,32 +450,24 @@ int uc_index_put_report(struct uc_index *ix, MDB_txn *txn, const char *json, siz
     return 0;
 }
 
+struct report_walk {
+    uc_index_report_cb fn;
+    void *ctx;
+};
+
+static int report_step(void *ctx, uint64_t seq, const MDB_val *v)
+{
+    struct report_walk *w = ctx;
+    return w->fn(w->ctx, seq, v->mv_data, v->mv_size);
+}
+
 int uc_index_each_report(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_report_cb fn,
                          void *ctx)
 {
     if (!ix->reports)
         return 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, ix->reports, &cur);
-    if (rc)
-        return uc_index_rc(rc);
-    uint64_t be = htobe64(since + 1);
-    MDB_val k = {8, &be}, v;
-    int op = MDB_SET_RANGE;
-    while ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) == 0) {
-        op = MDB_NEXT;
-        uint64_t kb;
-        if (k.mv_size != 8) {
-            rc = UC_EINDEX;
-            break;
-        }
-        memcpy(&kb, k.mv_data, 8);
-        rc = fn(ctx, be64toh(kb), v.mv_data, v.mv_size);
-        if (rc)
-            break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : cursor_rc(rc);
+    struct report_walk w = {fn, ctx};
+    return walk_from(txn, ix->reports, since, report_step, &w);
 }
 
 void uc_index_counts(struct uc_index *ix, MDB_txn *txn, uint64_t *files, uint64_t *updates)
