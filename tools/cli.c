@@ -70,3 +70,18 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+void cli_count(struct uc_store *st, const char *files_key, uint64_t files, const char *bytes_key,
+               uint64_t bytes)
+{
+    MDB_txn *txn;
+    if (uc_index_begin(st->ix, true, &txn))
+        return; /* counters are best effort: the published data is what matters */
+    int rc = uc_index_add_u64(st->ix, txn, files_key, files);
+    if (!rc)
+        rc = uc_index_add_u64(st->ix, txn, bytes_key, bytes);
+    if (rc)
+        uc_index_abort(txn);
+    else
+        uc_index_commit(txn);
+}

@@ -29,6 +29,9 @@ int cli_open_store(struct uc_cli *cli, bool create, bool readonly, struct uc_sto
 void cli_done(struct uc_cli *cli);
 /* Raise the open-file limit to its hard maximum (add keeps every staged file open). */
 void cli_raise_nofile(void);
+/* Add to two of the index's counters (stat_*), best effort. */
+void cli_count(struct uc_store *st, const char *files_key, uint64_t files, const char *bytes_key,
+               uint64_t bytes);
 /* Monotonic seconds. */
 double cli_now(void);
 
@@ -42,5 +45,6 @@ int cmd_mkcert(struct uc_cli *cli, int argc, char **argv);
 int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv);
 int cmd_reports(struct uc_cli *cli, int argc, char **argv);
 int cmd_sync(struct uc_cli *cli, int argc, char **argv);
+int cmd_stats(struct uc_cli *cli, int argc, char **argv);
 
 #endif

@@ -320,6 +320,7 @@ int cmd_add(struct uc_cli *cli, int argc, char **argv)
         ex = UC_EXIT_FAIL;
         goto out;
     }
+    cli_count(j.store, "stat_ingest_files", n, "stat_ingest_bytes", total);
     report(&u, total, n, t1 - t0, t2 - t1, cli_now() - t2);
 out:
     for (size_t i = 0; j.store && i < n; i++)

@@ -216,10 +216,14 @@ static int run_batch(struct imp_job *j)
     if (!ns)
         return 0;
     struct uc_errbuf eb = {{0}};
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < ns; i++)
+        bytes += staged[i].dg.size;
     if (uc_store_publish(j->store, staged, ns, NULL, NULL, &eb)) {
         cli_err(j->cli, "%s", eb.msg);
         return -1;
     }
+    cli_count(j->store, "stat_ingest_files", ns, "stat_ingest_bytes", bytes);
     j->imported += ns;
     return 0;
 }

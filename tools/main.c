@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"mkcert", cmd_mkcert, "make a private CA and a server certificate for a name"},
     {"configure-ssl", cmd_configure_ssl,
      "set the TLS name, certificate and port; the running daemon takes them"},
+    {"stats", cmd_stats, "the store's counters (records, ingest, sync, failures, reports)"},
     {"reports", cmd_reports, "list the client reports updcached recorded"},
     {"sync", cmd_sync, "fetch, verify and publish what the upstream has (a downstream)"},
 };

@@ -83,6 +83,9 @@ done
 for n in ds1 ds2; do
     run_rc 0 "$n verify clean" "$UC" verify --config "$T/$n/uc.conf"
 done
+"$UC" stats --json --config "$T/ds1/uc.conf" >"$T/ds1.stats"
+check "stats: one sync run, 5 files, 64 MiB+ synced" test "$(jq -c '[.sync_runs, .sync_files, .sync_bytes > 67108864, .updates]' "$T/ds1.stats")" = "[1,5,true,1]"
+check "stats: the root counted its ingest" test "$("$UC" stats --json --config "$T/root/uc.conf" | jq -c '[.ingest_files, .ingest_bytes]')" = "[5,$((1 + 4096 + 1024 * 1024 + 7 + 64 * 1024 * 1024))]"
 # The envelope at level three is the publisher's, byte for byte, and verifies with its key.
 page() { # CONF-DIR NAME PORT ID SECRET -> the updates array of the first page
     local ck
