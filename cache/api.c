@@ -286,11 +286,7 @@ static void updates_page(struct uc_daemon *d, const struct uc_api_req *q, struct
 
 static void content_base(const struct uc_settings *s, char *out, size_t cap)
 {
-    if (s->cfg.http_port == 80)
-        snprintf(out, cap, "http://%s/", s->cfg.name ? s->cfg.name : "localhost");
-    else
-        snprintf(out, cap, "http://%s:%d/", s->cfg.name ? s->cfg.name : "localhost",
-                 s->cfg.http_port);
+    uc_url_base(out, cap, false, s->cfg.name ? s->cfg.name : "localhost", s->cfg.http_port);
 }
 
 static void sync_config(const struct uc_settings *s, struct uc_api_resp *r)
@@ -586,15 +582,15 @@ void uc_api_metrics_extra(struct uc_daemon *d, struct uc_metrics_extra *x)
     MDB_txn *txn;
     if (uc_index_begin(ix, false, &txn))
         return;
-    struct {
-        const char *key;
-        uint64_t *dst;
-    } c[] = {
-        {"stat_ingest_files", &x->ingest_files}, {"stat_ingest_bytes", &x->ingest_bytes},
-        {"stat_sync_runs", &x->sync_runs},       {"stat_sync_files", &x->sync_files},
-        {"stat_sync_bytes", &x->sync_bytes},     {"stat_verify_failures", &x->verify_failures}};
-    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-        uc_index_get_u64(ix, txn, c[i].key, c[i].dst);
-    uc_index_counts(ix, txn, &x->store_files, &x->store_updates);
+    struct uc_store_stats st;
+    uc_index_read_stats(ix, txn, &st);
     uc_index_abort(txn);
+    x->store_files = st.files;
+    x->store_updates = st.updates;
+    x->ingest_files = st.ingest_files;
+    x->ingest_bytes = st.ingest_bytes;
+    x->sync_runs = st.sync_runs;
+    x->sync_files = st.sync_files;
+    x->sync_bytes = st.sync_bytes;
+    x->verify_failures = st.verify_failures;
 }

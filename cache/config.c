@@ -292,6 +292,14 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
+void uc_url_base(char *out, size_t cap, bool tls, const char *host, int port)
+{
+    if (port == (tls ? 443 : 80))
+        snprintf(out, cap, "%s://%s/", tls ? "https" : "http", host);
+    else
+        snprintf(out, cap, "%s://%s:%d/", tls ? "https" : "http", host, port);
+}
+
 int uc_config_paired_http_port(int https_port)
 {
     return https_port == 443 ? 80 : https_port - 1;

@@ -72,4 +72,8 @@ void uc_config_free(struct uc_config *cfg);
 /* The plain port paired with an HTTPS port: 443 -> 80, N -> N-1 (WSUS's rule). */
 int uc_config_paired_http_port(int https_port);
 
+/* "https://HOST[:PORT]/" (tls) or "http://HOST[:PORT]/", the port left out when it is the
+ * scheme's default (443, 80), as the URLs clients are told to use. */
+void uc_url_base(char *out, size_t cap, bool tls, const char *host, int port);
+
 #endif

@@ -470,9 +470,21 @@ int uc_index_each_report(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_i
     return walk_from(txn, ix->reports, since, report_step, &w);
 }
 
-void uc_index_counts(struct uc_index *ix, MDB_txn *txn, uint64_t *files, uint64_t *updates)
+void uc_index_read_stats(struct uc_index *ix, MDB_txn *txn, struct uc_store_stats *out)
 {
+    memset(out, 0, sizeof(*out));
     MDB_stat st;
-    *files = mdb_stat(txn, ix->files, &st) == 0 ? st.ms_entries : 0;
-    *updates = mdb_stat(txn, ix->updates, &st) == 0 ? st.ms_entries : 0;
+    out->files = mdb_stat(txn, ix->files, &st) == 0 ? st.ms_entries : 0;
+    out->updates = mdb_stat(txn, ix->updates, &st) == 0 ? st.ms_entries : 0;
+    out->reports = ix->reports && mdb_stat(txn, ix->reports, &st) == 0 ? st.ms_entries : 0;
+    struct {
+        const char *key;
+        uint64_t *dst;
+    } c[] = {
+        {"stat_ingest_files", &out->ingest_files}, {"stat_ingest_bytes", &out->ingest_bytes},
+        {"stat_sync_runs", &out->sync_runs},       {"stat_sync_files", &out->sync_files},
+        {"stat_sync_bytes", &out->sync_bytes},     {"stat_verify_failures", &out->verify_failures},
+        {"sync_anchor", &out->sync_anchor}};
+    for (size_t i = 0; i < UC_ARRAY_LEN(c); i++)
+        uc_index_get_u64(ix, txn, c[i].key, c[i].dst); /* absent: stays 0 */
 }

@@ -98,8 +98,15 @@ int uc_index_put_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_
 /* Add delta to a meta u64 counter (absent counts as 0). */
 int uc_index_add_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_t delta);
 
-/* Records in the files and updates databases (any state). */
-void uc_index_counts(struct uc_index *ix, MDB_txn *txn, uint64_t *files, uint64_t *updates);
+/* Every counter the index keeps: records (any state), and the stat_* and sync_anchor
+ * values of meta that add, import and sync advance. */
+struct uc_store_stats {
+    uint64_t files, updates, reports;
+    uint64_t ingest_files, ingest_bytes;
+    uint64_t sync_runs, sync_files, sync_bytes, verify_failures, sync_anchor;
+};
+/* Read them all in txn (a counter never written reads 0). */
+void uc_index_read_stats(struct uc_index *ix, MDB_txn *txn, struct uc_store_stats *out);
 
 /* Client reports: appended with the next sequence number, listed in order after since. */
 int uc_index_put_report(struct uc_index *ix, MDB_txn *txn, const char *json, size_t len,

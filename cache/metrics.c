@@ -80,8 +80,11 @@ static void family(struct uc_text *t, const char *name, const char *type, const 
     uc_text_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(struct uc_text *t, const char *name, uint64_t v)
+/* A family of one unlabelled sample. */
+static void single(struct uc_text *t, const char *name, const char *type, const char *help,
+                   uint64_t v)
 {
+    family(t, name, type, help);
     uc_text_put(t, "%s %llu\n", name, (unsigned long long)v);
 }
 
@@ -106,43 +109,35 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
     for (int p = 0; p < 2; p++)
         uc_text_put(&t, "updcache_body_bytes_sent_total{port=\"%s\"} %llu\n", port_name(p),
                     (unsigned long long)LOAD(m->body_bytes[p]));
-    family(&t, "updcache_hot_cache_hits_total", "counter", "Small files served from memory.");
-    sample(&t, "updcache_hot_cache_hits_total", LOAD(m->hot_hits));
-    family(&t, "updcache_hot_cache_misses_total", "counter",
-           "Small files read from disk (then cached).");
-    sample(&t, "updcache_hot_cache_misses_total", LOAD(m->hot_misses));
+    single(&t, "updcache_hot_cache_hits_total", "counter", "Small files served from memory.",
+           LOAD(m->hot_hits));
+    single(&t, "updcache_hot_cache_misses_total", "counter",
+           "Small files read from disk (then cached).", LOAD(m->hot_misses));
     family(&t, "updcache_connections", "gauge", "Open connections, by port.");
     uc_text_put(
         &t, "updcache_connections{port=\"http\"} %llu\nupdcache_connections{port=\"https\"} %llu\n",
         (unsigned long long)x->conns_http, (unsigned long long)x->conns_https);
-    family(&t, "updcache_store_files", "gauge", "File records in the index (any state).");
-    sample(&t, "updcache_store_files", x->store_files);
-    family(&t, "updcache_store_updates", "gauge", "Signed updates in the store.");
-    sample(&t, "updcache_store_updates", x->store_updates);
-    family(&t, "updcache_ingest_files_total", "counter", "Files published by add and import.");
-    sample(&t, "updcache_ingest_files_total", x->ingest_files);
-    family(&t, "updcache_ingest_bytes_total", "counter", "Bytes published by add and import.");
-    sample(&t, "updcache_ingest_bytes_total", x->ingest_bytes);
-    family(&t, "updcache_sync_runs_total", "counter", "Completed sync runs.");
-    sample(&t, "updcache_sync_runs_total", x->sync_runs);
-    family(&t, "updcache_sync_files_total", "counter", "Files published by sync.");
-    sample(&t, "updcache_sync_files_total", x->sync_files);
-    family(&t, "updcache_sync_bytes_total", "counter", "Bytes published by sync.");
-    sample(&t, "updcache_sync_bytes_total", x->sync_bytes);
-    family(&t, "updcache_verification_failures_total", "counter",
-           "Files that failed digest verification (ingest, sync, verify).");
-    sample(&t, "updcache_verification_failures_total", x->verify_failures);
+    single(&t, "updcache_store_files", "gauge", "File records in the index (any state).",
+           x->store_files);
+    single(&t, "updcache_store_updates", "gauge", "Signed updates in the store.", x->store_updates);
+    single(&t, "updcache_ingest_files_total", "counter", "Files published by add and import.",
+           x->ingest_files);
+    single(&t, "updcache_ingest_bytes_total", "counter", "Bytes published by add and import.",
+           x->ingest_bytes);
+    single(&t, "updcache_sync_runs_total", "counter", "Completed sync runs.", x->sync_runs);
+    single(&t, "updcache_sync_files_total", "counter", "Files published by sync.", x->sync_files);
+    single(&t, "updcache_sync_bytes_total", "counter", "Bytes published by sync.", x->sync_bytes);
+    single(&t, "updcache_verification_failures_total", "counter",
+           "Files that failed digest verification (ingest, sync, verify).", x->verify_failures);
     family(&t, "updcache_reports_total", "counter", "Client reports, by outcome.");
     uc_text_put(&t, "updcache_reports_total{outcome=\"accepted\"} %llu\n",
                 (unsigned long long)LOAD(m->reports_accepted));
     uc_text_put(&t, "updcache_reports_total{outcome=\"refused\"} %llu\n",
                 (unsigned long long)LOAD(m->reports_refused));
-    family(&t, "updcache_auth_failures_total", "counter",
-           "Requests refused for missing, bad or expired credentials.");
-    sample(&t, "updcache_auth_failures_total", LOAD(m->auth_failures));
-    family(&t, "updcache_tls_plain_requests_total", "counter",
-           "Plain HTTP requests refused on the TLS port.");
-    sample(&t, "updcache_tls_plain_requests_total", LOAD(m->tls_plain_refused));
+    single(&t, "updcache_auth_failures_total", "counter",
+           "Requests refused for missing, bad or expired credentials.", LOAD(m->auth_failures));
+    single(&t, "updcache_tls_plain_requests_total", "counter",
+           "Plain HTTP requests refused on the TLS port.", LOAD(m->tls_plain_refused));
     return uc_text_take(&t, NULL);
 }
 

@@ -33,7 +33,19 @@ static struct uc_resp_opts opts(const struct uc_conn *c)
 static void start_sending(struct uc_conn *c);
 static bool serve_hot(struct uc_conn *c);
 
-void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool then_close)
+/* Send the whole response already formatted in out (len bytes; body_len for the log). */
+static void send_out(struct uc_conn *c, int status, size_t len, uint64_t body_len)
+{
+    c->x->status = status;
+    c->x->out_len = len;
+    c->x->body_len = body_len;
+    c->x->nseg = 1;
+    c->x->segs[0] = (struct uc_seg){false, 0, len};
+    start_sending(c);
+}
+
+static void error_allow(struct uc_conn *c, int status, const char *detail, bool then_close,
+                        const char *allow)
 {
     if (then_close)
         c->x->keep = false;
@@ -42,12 +54,13 @@ void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool th
         c->file_fd = -1;
     }
     struct uc_resp_opts o = opts(c);
-    c->x->status = status;
-    c->x->out_len = uc_resp_error(c->x->out, UC_OUT_CAP, status, detail, &o);
-    c->x->body_len = 0;
-    c->x->nseg = 1;
-    c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
-    start_sending(c);
+    o.allow = allow;
+    send_out(c, status, uc_resp_error(c->x->out, UC_OUT_CAP, status, detail, &o), 0);
+}
+
+void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool then_close)
+{
+    error_allow(c, status, detail, then_close, NULL);
 }
 
 /* A JSON answer (the report endpoints speak JSON on both ports). */
@@ -62,14 +75,10 @@ static void respond_json(struct uc_conn *c, int status, json_t *j, bool then_clo
     if (then_close)
         c->x->keep = false;
     struct uc_resp_opts o = opts(c);
-    c->x->status = status;
     size_t blen = strlen(body);
-    c->x->out_len = uc_resp_json(c->x->out, UC_OUT_CAP, status, body, blen, &o);
+    size_t len = uc_resp_json(c->x->out, UC_OUT_CAP, status, body, blen, &o);
     free(body);
-    c->x->body_len = blen;
-    c->x->nseg = 1;
-    c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
-    start_sending(c);
+    send_out(c, status, len, blen);
 }
 
 static void json_error(struct uc_conn *c, int status, const char *code, const char *detail,
@@ -141,14 +150,13 @@ static bool known_method(const struct uc_http_req *r, const char *buf)
 static void forbidden(struct uc_conn *c)
 {
     const struct uc_config *cfg = W_CFG(c->w);
-    char detail[UC_ROUTE_PATH_MAX + 512], port[16] = "";
+    char detail[UC_ROUTE_PATH_MAX + 512], base[300];
     const char *root = uc_route_root_name(c->x->route.root);
-    if (cfg->https_port != 443)
-        snprintf(port, sizeof(port), ":%d", cfg->https_port);
-    if (cfg->https_port && cfg->name)
-        snprintf(detail, sizeof(detail), "%s is served over TLS only: use https://%s%s%s", root,
-                 cfg->name, port, c->x->route.path);
-    else
+    if (cfg->https_port && cfg->name) {
+        uc_url_base(base, sizeof(base), true, cfg->name, cfg->https_port);
+        snprintf(detail, sizeof(detail), "%s is served over TLS only: use %s%s", root, base,
+                 c->x->route.path + 1);
+    } else
         snprintf(detail, sizeof(detail),
                  "%s is served over TLS only, and TLS is not configured on this server: run "
                  "updcache configure-ssl",
@@ -250,17 +258,9 @@ void uc_respond_request(struct uc_conn *c)
     case UC_ROOT_SELFUPDATE:
         open_file(c);
         return;
-    default: { /* Inventory and ReportingWebService take reports by POST */
-        struct uc_resp_opts o = opts(c);
-        o.allow = "POST";
-        c->x->status = 405;
-        c->x->out_len = uc_resp_error(c->x->out, UC_OUT_CAP, 405, NULL, &o);
-        c->x->body_len = 0;
-        c->x->nseg = 1;
-        c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
-        start_sending(c);
+    default: /* Inventory and ReportingWebService take reports by POST */
+        error_allow(c, 405, NULL, false, "POST");
         return;
-    }
     }
 }
 

@@ -265,10 +265,7 @@ static struct MHD_Daemon *mhd_new(struct uc_daemon *d, const struct uc_settings 
 
 static void https_base(const struct uc_settings *s, int port, char *out, size_t cap)
 {
-    if (port == 443)
-        snprintf(out, cap, "https://%s/", s->cfg.name);
-    else
-        snprintf(out, cap, "https://%s:%d/", s->cfg.name, port);
+    uc_url_base(out, cap, true, s->cfg.name, port);
 }
 
 static void drop_pending(struct uc_tls *t, unsigned i)

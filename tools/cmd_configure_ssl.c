@@ -77,15 +77,12 @@ static void signal_daemon(const struct uc_cli *cli, const char *pid_file)
 
 static void print_urls(const char *name, int https_port)
 {
-    int http_port = uc_config_paired_http_port(https_port);
-    char hp[16] = "", p[16] = "";
-    if (https_port != 443)
-        snprintf(hp, sizeof(hp), ":%d", https_port);
-    if (http_port != 80)
-        snprintf(p, sizeof(p), ":%d", http_port);
-    printf("metadata (TLS):   https://%s%s/\n", name, hp);
-    printf("upstream url for downstreams: https://%s%s/\n", name, hp);
-    printf("content (plain):  http://%s%s/Content/\n", name, p);
+    char tls[300], plain[300];
+    uc_url_base(tls, sizeof(tls), true, name, https_port);
+    uc_url_base(plain, sizeof(plain), false, name, uc_config_paired_http_port(https_port));
+    printf("metadata (TLS):   %s\n", tls);
+    printf("upstream url for downstreams: %s\n", tls);
+    printf("content (plain):  %sContent/\n", plain);
 }
 
 /* The new config text: every key configure-ssl owns, set. */

@@ -10,20 +10,6 @@
 #include <getopt.h>
 #include <stdio.h>
 
-struct counter {
-    const char *key, *name;
-    uint64_t v;
-};
-
-static int count_report(void *ctx, uint64_t seq, const char *json, size_t len)
-{
-    (void)seq;
-    (void)json;
-    (void)len;
-    (*(uint64_t *)ctx)++;
-    return 0;
-}
-
 int cmd_stats(struct uc_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
@@ -55,27 +41,11 @@ int cmd_stats(struct uc_cli *cli, int argc, char **argv)
     int ex = cli_open_store(cli, false, true, &st);
     if (ex)
         return ex;
-    struct counter cs[] = {
-        {NULL, "files", 0},
-        {NULL, "updates", 0},
-        {"stat_ingest_files", "ingest_files", 0},
-        {"stat_ingest_bytes", "ingest_bytes", 0},
-        {"stat_sync_runs", "sync_runs", 0},
-        {"stat_sync_files", "sync_files", 0},
-        {"stat_sync_bytes", "sync_bytes", 0},
-        {"stat_verify_failures", "verification_failures", 0},
-        {NULL, "reports", 0},
-        {"sync_anchor", "sync_anchor", 0},
-    };
-    size_t n = sizeof(cs) / sizeof(cs[0]);
+    struct uc_store_stats v;
     MDB_txn *txn;
     int rc = uc_index_begin(st->ix, false, &txn);
     if (!rc) {
-        uc_index_counts(st->ix, txn, &cs[0].v, &cs[1].v);
-        for (size_t i = 0; i < n; i++)
-            if (cs[i].key)
-                uc_index_get_u64(st->ix, txn, cs[i].key, &cs[i].v); /* absent: 0 */
-        rc = uc_index_each_report(st->ix, txn, 0, count_report, &cs[8].v);
+        uc_index_read_stats(st->ix, txn, &v);
         uc_index_abort(txn);
     }
     uc_store_close(st);
@@ -83,6 +53,20 @@ int cmd_stats(struct uc_cli *cli, int argc, char **argv)
         cli_err(cli, "reading the index: %s", uc_strerror(rc));
         return UC_EXIT_FAIL;
     }
+    const struct {
+        const char *name;
+        uint64_t v;
+    } cs[] = {{"files", v.files},
+              {"updates", v.updates},
+              {"ingest_files", v.ingest_files},
+              {"ingest_bytes", v.ingest_bytes},
+              {"sync_runs", v.sync_runs},
+              {"sync_files", v.sync_files},
+              {"sync_bytes", v.sync_bytes},
+              {"verification_failures", v.verify_failures},
+              {"reports", v.reports},
+              {"sync_anchor", v.sync_anchor}};
+    size_t n = sizeof(cs) / sizeof(cs[0]);
     for (size_t i = 0; i < n; i++) {
         if (json)
             printf("%s\"%s\":%llu%s", i ? "," : "{", cs[i].name, (unsigned long long)cs[i].v,

@@ -83,15 +83,9 @@ static int parse_url(struct sync_net *n, const char *url, struct uc_errbuf *eb)
     if (!rc) {
         snprintf(n->host, sizeof(n->host), "%s", host);
         n->port = (int)p;
-        if (p == 443)
-            snprintf(n->base, sizeof(n->base), "https://%s/", host);
-        else
-            snprintf(n->base, sizeof(n->base), "https://%s:%d/", host, (int)p);
-        int pp = uc_config_paired_http_port((int)p);
-        if (pp == 80)
-            snprintf(n->content, sizeof(n->content), "http://%s/", host);
-        else
-            snprintf(n->content, sizeof(n->content), "http://%s:%d/", host, pp);
+        uc_url_base(n->base, sizeof(n->base), true, host, (int)p);
+        uc_url_base(n->content, sizeof(n->content), false, host,
+                    uc_config_paired_http_port((int)p));
     }
     curl_free(scheme);
     curl_free(host);
@@ -305,11 +299,6 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
     return len;
 }
 
-static void hexs(const uint8_t *b, size_t n, char *out, bool upper)
-{
-    uc_hex_encode(b, n, out, upper);
-}
-
 /* The part file is whole: compare with the record, then stage or quarantine it. */
 static void complete(struct xfer *x)
 {
@@ -323,10 +312,10 @@ static void complete(struct xfer *x)
     x->fd = -1; /* the staged file owns it now */
     char name[96], e1[41], a1[41], e256[65], a256[65];
     uc_store_content_name(sf->f.sha1, sf->f.suffix, name, sizeof(name));
-    hexs(sf->f.sha1, UC_SHA1_LEN, e1, true);
-    hexs(s.dg.sha1, UC_SHA1_LEN, a1, true);
-    hexs(sf->f.sha256, UC_SHA256_LEN, e256, false);
-    hexs(s.dg.sha256, UC_SHA256_LEN, a256, false);
+    uc_hex_encode(sf->f.sha1, UC_SHA1_LEN, e1, true);
+    uc_hex_encode(s.dg.sha1, UC_SHA1_LEN, a1, true);
+    uc_hex_encode(sf->f.sha256, UC_SHA256_LEN, e256, false);
+    uc_hex_encode(s.dg.sha256, UC_SHA256_LEN, a256, false);
     if (s.dg.size != sf->f.size || memcmp(s.dg.sha1, sf->f.sha1, UC_SHA1_LEN) ||
         memcmp(s.dg.sha256, sf->f.sha256, UC_SHA256_LEN)) {
         snprintf(sf->err, sizeof(sf->err),
@@ -370,7 +359,7 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     x->sf = sf;
     x->fd = -1;
     char hex[41];
-    hexs(sf->f.sha1, UC_SHA1_LEN, hex, true);
+    uc_hex_encode(sf->f.sha1, UC_SHA1_LEN, hex, true);
     snprintf(x->tmp_name, sizeof(x->tmp_name), "s-%s.part", hex);
     sf->status = 0;
     sf->range_ignored = false;
@@ -408,6 +397,15 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
         uc_hasher_init(&sf->h, UC_HASH_ALL);
         sf->have = 0;
         if (ftruncate(x->fd, 0)) {
+            /* Old bytes past what gets written would stay in the file unhashed. */
+            snprintf(sf->err, sizeof(sf->err), "%s/tmp/%s: cannot start it over: %s", x->st->root,
+                     x->tmp_name, strerror(errno));
+            uc_hasher_free(&sf->h);
+            sf->hashing = false;
+            close(x->fd);
+            x->fd = -1;
+            sf->state = SF_FAILED;
+            return false;
         }
     }
     lseek(x->fd, (off_t)sf->have, SEEK_SET);
@@ -448,8 +446,8 @@ static void finished(struct xfer *x, CURLcode cc)
         snprintf(why, sizeof(why),
                  "%s: asked for bytes %llu- and got the whole file (200); starting over", sf->url,
                  (unsigned long long)sf->have);
-        if (ftruncate(x->fd, 0)) {
-        }
+        /* If this fails the retry resumes from the part as it is (re-hashed): still right. */
+        (void)!ftruncate(x->fd, 0);
         give_up_or_retry(x, why);
     } else if (sf->err[0]) {
         give_up_or_retry(x, sf->err);
