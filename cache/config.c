@@ -317,6 +317,9 @@ static int line_of(const struct load_ctx *c, const char *key)
 static void check_rules(struct load_ctx *c)
 {
     struct uc_config *cfg = c->cfg;
+    if (cfg->workers > UC_WORKERS_MAX)
+        add_err(c, "%s:%d: [server] workers: %llu is more than %d; use 0 (one per core) or fewer",
+                c->file, line_of(c, "workers"), (unsigned long long)cfg->workers, UC_WORKERS_MAX);
     if (!line_of(c, "https_port"))
         return;
     if (cfg->https_port < 2) {

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #define UC_CONFIG_DEFAULT "/etc/updcache/updcache.conf"
+/* Most io_uring workers a daemon runs: each holds an index reader slot (index.h). */
+#define UC_WORKERS_MAX 1024
 
 struct uc_strlist {
     size_t n;

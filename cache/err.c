@@ -3,6 +3,8 @@
  */
 #include "uc.h"
 
+#include <lmdb.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,11 +38,15 @@ const char *uc_strerror(int rc)
         return "already exists";
     case UC_ESTALE:
         return "older than the stored record";
+    case UC_ECONFLICT:
+        return "another file with the same SHA-1 is stored";
     default:
         break;
     }
     if (rc < 0 && rc > -4096)
         return strerror(-rc);
+    if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+        return mdb_strerror(rc);
     return "unknown error";
 }
 

@@ -8,10 +8,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int uc_write_all(int fd, const void *buf, size_t len)
@@ -116,4 +119,17 @@ int uc_read_file(const char *path, size_t max, char **out, size_t *out_len)
     *out = buf;
     *out_len = got;
     return 0;
+}
+
+int uc_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how = {.flags = (uint64_t)flags | O_NOFOLLOW,
+                           .mode = flags & (O_CREAT | O_TMPFILE) ? mode : 0,
+                           .resolve =
+                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd, tries = 0;
+    do /* EAGAIN: a rename raced the lookup; bounded, so a busy directory cannot spin us */
+        fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    while (fd < 0 && errno == EAGAIN && ++tries < 8);
+    return fd < 0 ? -errno : fd;
 }

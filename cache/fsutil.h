@@ -25,6 +25,13 @@ int uc_write_file(const char *path, const void *data, size_t len, mode_t mode, i
  * the directory. mode applies to the new file. Returns 0 or -errno.
  */
 int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/*
+ * openat() of a path below dirfd that follows no symbolic link in any of its parts and
+ * cannot leave dirfd (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): how store files
+ * are opened, so a link planted in the store never redirects a read or a write.
+ * Returns the fd or -errno (-ELOOP for a link, -EXDEV for an escape).
+ */
+int uc_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* Read a whole (small) file into a malloc'd NUL-terminated buffer; max bounds it. */
 int uc_read_file(const char *path, size_t max, char **out, size_t *out_len);
 

@@ -29,7 +29,9 @@ int uc_index_rc(int mdb_rc)
         return UC_ENOTFOUND;
     if (mdb_rc > 0)
         return -mdb_rc;
-    return UC_EINDEX;
+    /* LMDB's own codes (MDB_MAP_FULL, MDB_READERS_FULL, ...) lie between -30799 and
+     * -30780, clear of -errno and of UC_E*: kept, so uc_strerror() can name them. */
+    return mdb_rc;
 }
 
 static int check_schema(struct uc_index *ix, MDB_txn *txn, const char *dir, bool readonly,
@@ -116,6 +118,11 @@ int uc_index_open(const char *dir, bool readonly, struct uc_index **out, struct 
         rc = mdb_env_set_maxdbs(ix->env, 8);
     if (!rc)
         rc = mdb_env_set_mapsize(ix->env, UC_INDEX_MAPSIZE);
+    /* The first process to open the environment sizes its reader table for all: every
+     * opener asks for the same room, enough for the most workers the config allows plus
+     * the daemon's other threads and the tools beside it (LMDB's default is 126). */
+    if (!rc)
+        rc = mdb_env_set_maxreaders(ix->env, UC_INDEX_READERS);
     /* NOTLS: a read txn belongs to its handle, not its thread, so workers can reuse one. */
     if (!rc)
         rc = mdb_env_open(ix->env, dir, MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0644);
@@ -221,6 +228,11 @@ static int unpack_file(const MDB_val *k, const MDB_val *v, struct uc_file_rec *r
     return 0;
 }
 
+bool uc_file_same(const struct uc_file_rec *rec, uint64_t size, const uint8_t sha256[UC_SHA256_LEN])
+{
+    return rec->size == size && !memcmp(rec->sha256, sha256, UC_SHA256_LEN);
+}
+
 int uc_index_get_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
                       struct uc_file_rec *out)
 {
@@ -293,17 +305,31 @@ int uc_index_get_update(struct uc_index *ix, MDB_txn *txn, const char *id,
     return unpack_update(&k, &v, out);
 }
 
+int uc_index_check_revision(struct uc_index *ix, MDB_txn *txn, const char *id, uint64_t revision,
+                            const char *envelope, size_t len, uint64_t *stored)
+{
+    struct uc_update_rec old;
+    int rc = uc_index_get_update(ix, txn, id, &old);
+    if (rc)
+        return rc == UC_ENOTFOUND ? 0 : rc;
+    if (stored)
+        *stored = old.revision;
+    if (revision > old.revision)
+        return 0;
+    bool same = revision == old.revision && envelope && old.envelope_len == len &&
+                !memcmp(old.envelope, envelope, len);
+    return same ? UC_EEXIST : UC_ESTALE;
+}
+
 int uc_index_put_update(struct uc_index *ix, MDB_txn *txn, const char *id, uint64_t revision,
                         const char *envelope, size_t len, uint64_t *out_seq)
 {
     struct uc_update_rec old;
-    int rc = uc_index_get_update(ix, txn, id, &old);
+    int rc = uc_index_check_revision(ix, txn, id, revision, envelope, len, NULL);
+    if (rc)
+        return rc;
+    rc = uc_index_get_update(ix, txn, id, &old);
     if (rc == 0) {
-        if (revision < old.revision)
-            return UC_ESTALE;
-        if (revision == old.revision)
-            return (old.envelope_len == len && !memcmp(old.envelope, envelope, len)) ? UC_EEXIST
-                                                                                     : UC_ESTALE;
         /* The superseded revision's change-log entry goes; the new one is appended. */
         uint64_t be = htobe64(old.seq);
         MDB_val ck = {8, &be};

@@ -25,6 +25,11 @@
 
 #define UC_INDEX_SCHEMA 1
 
+/* Reader slots in the environment's lock file: [server] workers is capped (at
+ * UC_WORKERS_MAX, config.h) so that the daemon (one slot a worker, a few for its other
+ * threads) and the tools beside it fit. */
+#define UC_INDEX_READERS 2048
+
 enum uc_file_state {
     UC_FILE_PRESENT = 1,     /* whole, verified, under Content/: served */
     UC_FILE_PENDING = 2,     /* expected but not (yet) published: fetch or re-run ingest */
@@ -41,6 +46,13 @@ struct uc_file_rec {
     int64_t atime;       /* unix seconds of last use, for LRU eviction */
     enum uc_file_state state;
 };
+
+/*
+ * Are these the bytes rec describes? URLs and the index name a file by its SHA-1, but
+ * SHA-1 collisions exist: two files are the same file only when size and SHA-256 match.
+ */
+bool uc_file_same(const struct uc_file_rec *rec, uint64_t size,
+                  const uint8_t sha256[UC_SHA256_LEN]);
 
 struct uc_update_rec {
     char id[UC_UUID_LEN + 1];
@@ -82,6 +94,13 @@ int uc_index_each_file(struct uc_index *ix, MDB_txn *txn, uc_index_file_cb fn, v
  * lower than or equal to the stored one is refused (UC_ESTALE; UC_EEXIST when the
  * stored envelope is byte-identical). out_seq receives the new change sequence.
  */
+/*
+ * May update id at revision be stored? 0 when it is new or newer; UC_EEXIST when the
+ * same envelope is stored (envelope may be NULL: then any equal revision is UC_ESTALE);
+ * UC_ESTALE when the stored revision (in *stored, if given) is at least as high.
+ */
+int uc_index_check_revision(struct uc_index *ix, MDB_txn *txn, const char *id, uint64_t revision,
+                            const char *envelope, size_t len, uint64_t *stored);
 int uc_index_put_update(struct uc_index *ix, MDB_txn *txn, const char *id, uint64_t revision,
                         const char *envelope, size_t len, uint64_t *out_seq);
 int uc_index_get_update(struct uc_index *ix, MDB_txn *txn, const char *id,

@@ -217,6 +217,55 @@ static int decode_file(json_t *jf, size_t i, struct uc_update_file *f, struct uc
     return 0;
 }
 
+static int by_sha1(const void *a, const void *b, void *files)
+{
+    const struct uc_update_file *f = files;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = memcmp(f[i].sha1, f[j].sha1, UC_SHA1_LEN);
+    return c ? c : (i > j) - (i < j);
+}
+
+int uc_update_find_conflict(const struct uc_update *u, size_t *first, size_t *second)
+{
+    if (u->nfiles < 2)
+        return 0;
+    size_t *ix = malloc(u->nfiles * sizeof(*ix));
+    if (!ix)
+        return -ENOMEM;
+    for (size_t i = 0; i < u->nfiles; i++)
+        ix[i] = i;
+    qsort_r(ix, u->nfiles, sizeof(*ix), by_sha1, u->files);
+    int found = 0;
+    for (size_t k = 1; !found && k < u->nfiles; k++) {
+        const struct uc_update_file *a = &u->files[ix[k - 1]], *b = &u->files[ix[k]];
+        found = !memcmp(a->sha1, b->sha1, UC_SHA1_LEN) &&
+                (a->size != b->size || memcmp(a->sha256, b->sha256, UC_SHA256_LEN) ||
+                 strcmp(a->suffix, b->suffix));
+        *first = ix[k - 1];
+        *second = ix[k];
+    }
+    free(ix);
+    return found;
+}
+
+static int check_duplicates(const struct uc_update *u, struct uc_errbuf *eb)
+{
+    size_t i, j;
+    int rc = uc_update_find_conflict(u, &i, &j);
+    if (rc <= 0)
+        return rc;
+    const struct uc_update_file *a = &u->files[i], *b = &u->files[j];
+    char h[41];
+    uc_hex_encode(a->sha1, UC_SHA1_LEN, h, true);
+    return uc_errf(eb, UC_EPARSE,
+                   "files[%zu] and files[%zu] both have SHA-1 %s but differ in %s: a record "
+                   "names one file per SHA-1",
+                   i, j, h,
+                   a->size != b->size                                 ? "size"
+                   : memcmp(a->sha256, b->sha256, UC_SHA256_LEN) != 0 ? "SHA-256"
+                                                                      : "url");
+}
+
 int uc_update_decode(const char *json, size_t len, struct uc_update *out, struct uc_errbuf *eb)
 {
     json_error_t jerr;
@@ -251,6 +300,8 @@ int uc_update_decode(const char *json, size_t len, struct uc_update *out, struct
         rc = (u.title && u.classification && u.files) ? 0 : -ENOMEM;
         for (size_t i = 0; rc == 0 && i < u.nfiles; i++)
             rc = decode_file(json_array_get(files, i), i, &u.files[i], eb);
+        if (!rc)
+            rc = check_duplicates(&u, eb);
     }
     json_decref(root);
     if (rc) {

@@ -61,6 +61,14 @@ void uc_content_path(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *
 bool uc_content_name_parse(const char *xx, const char *name, uint8_t sha1[UC_SHA1_LEN],
                            char suffix[UC_SUFFIX_MAX]);
 
+/*
+ * A record may list one file twice, but not two files under one SHA-1 (other size,
+ * SHA-256 or extension): the store keeps one file per SHA-1, so which one it kept
+ * would depend on order. Returns 1 with the indexes of such a pair (first < second in
+ * SHA-1 order), 0 when there is none, -ENOMEM. Decoding refuses such a record.
+ */
+int uc_update_find_conflict(const struct uc_update *u, size_t *first, size_t *second);
+
 /* Encode to canonical JSON (malloc'd, NUL-terminated). Returns 0, -ENOMEM. */
 int uc_update_encode(const struct uc_update *u, char **out_json, size_t *out_len);
 

@@ -22,9 +22,11 @@
 
 static const char *const parts[] = {"Content", "index", "tmp", "quarantine", "SelfUpdate"};
 
+/* The store's parts must be its own directories: a link there is not followed. */
 static int open_dir(int at, const char *name)
 {
-    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd =
+        openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == AT_FDCWD ? 0 : O_NOFOLLOW));
     return fd < 0 ? -errno : fd;
 }
 
@@ -291,15 +293,16 @@ int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const cha
     struct stat sb;
     int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
     bool direct = fstat(src_fd, &sb) == 0 && sb.st_size >= UC_DIRECT_MIN;
-    int fd = openat(st->tmp_fd, out->tmp_name, flags | (direct ? O_DIRECT : 0), 0600);
-    if (fd < 0 && direct && errno == EINVAL) {
+    int fd = uc_open_beneath(st->tmp_fd, out->tmp_name, flags | (direct ? O_DIRECT : 0), 0600);
+    if (fd == -EINVAL && direct) {
         direct = false;
-        fd = openat(st->tmp_fd, out->tmp_name, flags, 0600);
+        fd = uc_open_beneath(st->tmp_fd, out->tmp_name, flags, 0600);
     }
     if (fd < 0)
-        return uc_errf(eb, -errno, "%s/tmp/%s: %s", st->root, out->tmp_name, strerror(errno));
+        return uc_errf(eb, fd, "%s/tmp/%s: %s", st->root, out->tmp_name, uc_strerror(fd));
     /* The lock tells gc this file belongs to a live process; it dies with the process. */
     flock(fd, LOCK_EX);
+    out->label = label;
     int rc = copy_hash(src_fd, fd, direct, label, out->tmp_name, &out->dg, progress, eb);
     if (rc) {
         unlinkat(st->tmp_fd, out->tmp_name, 0);
@@ -376,35 +379,111 @@ int uc_store_quarantine_staged(struct uc_store *st, struct uc_staged *s, const c
     return rc;
 }
 
-static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n, time_t now,
-                        struct uc_errbuf *eb)
+static const char *staged_label(const struct uc_staged *s, char *buf, size_t len)
 {
-    MDB_txn *txn;
+    if (s->label)
+        return s->label;
+    snprintf(buf, len, "tmp/%s", s->tmp_name);
+    return buf;
+}
+
+static int conflict(struct uc_store *st, const struct uc_staged *s, const char *other,
+                    uint64_t osize, const uint8_t osha256[UC_SHA256_LEN], struct uc_errbuf *eb)
+{
+    char lb[96], h1[41], mine[65], theirs[65];
+    uc_hex_encode(s->dg.sha1, UC_SHA1_LEN, h1, true);
+    uc_hex_encode(s->dg.sha256, UC_SHA256_LEN, mine, false);
+    uc_hex_encode(osha256, UC_SHA256_LEN, theirs, false);
+    return uc_errf(eb, UC_ECONFLICT,
+                   "%s: SHA-1 %s is already %s with other bytes (SHA-256 %s, %llu bytes); this "
+                   "file has SHA-256 %s, %llu bytes: a SHA-1 collision, so nothing of this "
+                   "publish is stored in %s (content URLs name a file by SHA-1: publish the "
+                   "other file under another name, or remove the stored one first)",
+                   staged_label(s, lb, sizeof(lb)), h1, other, theirs, (unsigned long long)osize,
+                   mine, (unsigned long long)s->dg.size, st->root);
+}
+
+/* Is item i a second copy of an earlier item? UC_ECONFLICT when it has their SHA-1 only. */
+static int listed_before(struct uc_store *st, struct uc_staged *items, size_t i,
+                         struct uc_errbuf *eb)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (memcmp(items[j].dg.sha1, items[i].dg.sha1, UC_SHA1_LEN))
+            continue;
+        char lb[96], what[160];
+        if (items[j].dg.size == items[i].dg.size &&
+            !memcmp(items[j].dg.sha256, items[i].dg.sha256, UC_SHA256_LEN))
+            return 1;
+        snprintf(what, sizeof(what), "listed as %s", staged_label(&items[j], lb, sizeof(lb)));
+        return conflict(st, &items[i], what, items[j].dg.size, items[j].dg.sha256, eb);
+    }
+    return 0;
+}
+
+static int check_revision(struct uc_store *st, MDB_txn *txn, const struct uc_publish_update *upd,
+                          struct uc_errbuf *eb)
+{
+    uint64_t stored = 0;
+    int rc = uc_index_check_revision(st->ix, txn, upd->id, upd->revision, upd->envelope, upd->len,
+                                     &stored);
+    if (rc == UC_ESTALE)
+        return uc_errf(eb, rc,
+                       "update %s: revision %llu is stored already (this is revision %llu); "
+                       "nothing published: raise --revision",
+                       upd->id, (unsigned long long)stored, (unsigned long long)upd->revision);
+    return rc == UC_EEXIST ? 0 : rc;
+}
+
+/*
+ * Step 4, and the checks that make a publish all or nothing: they run in the same
+ * transaction, before any file is renamed into Content/.
+ */
+static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n,
+                        const struct uc_publish_update *upd, time_t now, struct uc_errbuf *eb)
+{
+    MDB_txn *txn = NULL;
     int rc = uc_index_begin(st->ix, true, &txn);
+    if (!rc && upd && (rc = check_revision(st, txn, upd, eb)))
+        goto fail;
     for (size_t i = 0; !rc && i < n; i++) {
+        struct uc_staged *it = &items[i];
+        if ((rc = listed_before(st, items, i, eb)) != 0) {
+            it->duplicate = rc > 0;
+            rc = rc > 0 ? 0 : rc;
+            continue;
+        }
         struct uc_file_rec rec;
-        rc = uc_index_get_file(st->ix, txn, items[i].dg.sha1, &rec);
+        rc = uc_index_get_file(st->ix, txn, it->dg.sha1, &rec);
+        if (rc == 0 && rec.state != UC_FILE_QUARANTINED &&
+            !uc_file_same(&rec, it->dg.size, it->dg.sha256)) {
+            rc = conflict(st, it, rec.state == UC_FILE_PRESENT ? "stored" : "expected (pending)",
+                          rec.size, rec.sha256, eb);
+            goto fail;
+        }
         if (rc == 0 && rec.state == UC_FILE_PRESENT) {
-            items[i].duplicate = true;
+            it->duplicate = true; /* the same bytes, perhaps under another extension */
             continue;
         }
         if (rc && rc != UC_ENOTFOUND)
             break;
         memset(&rec, 0, sizeof(rec));
-        memcpy(rec.sha1, items[i].dg.sha1, UC_SHA1_LEN);
-        memcpy(rec.sha256, items[i].dg.sha256, UC_SHA256_LEN);
-        memcpy(rec.xxh128, items[i].dg.xxh128, UC_XXH128_LEN);
-        snprintf(rec.suffix, sizeof(rec.suffix), "%s", items[i].suffix);
-        rec.size = items[i].dg.size;
+        memcpy(rec.sha1, it->dg.sha1, UC_SHA1_LEN);
+        memcpy(rec.sha256, it->dg.sha256, UC_SHA256_LEN);
+        memcpy(rec.xxh128, it->dg.xxh128, UC_XXH128_LEN);
+        snprintf(rec.suffix, sizeof(rec.suffix), "%s", it->suffix);
+        rec.size = it->dg.size;
         rec.ingest_time = rec.atime = now;
         rec.state = UC_FILE_PENDING;
         rc = uc_index_put_file(st->ix, txn, &rec);
     }
     if (!rc)
-        return uc_index_commit(txn) ? uc_errf(eb, UC_EINDEX, "%s/index: commit failed", st->root)
-                                    : 0;
+        return (rc = uc_index_commit(txn))
+                   ? uc_errf(eb, rc, "%s/index: commit: %s", st->root, uc_strerror(rc))
+                   : 0;
+    uc_errf(eb, rc, "%s/index: recording pending files: %s", st->root, uc_strerror(rc));
+fail:
     uc_index_abort(txn);
-    return uc_errf(eb, rc, "%s/index: recording pending files: %s", st->root, uc_strerror(rc));
+    return rc;
 }
 
 static int move_into_content(struct uc_store *st, struct uc_staged *items, size_t n,
@@ -477,7 +556,7 @@ int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
                      const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb)
 {
     time_t now = time(NULL);
-    int rc = mark_pending(st, items, n, now, eb);
+    int rc = mark_pending(st, items, n, upd, now, eb);
     if (!rc)
         rc = move_into_content(st, items, n, eb);
     if (!rc)
@@ -487,8 +566,9 @@ int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
     return rc;
 }
 
-int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec *rec,
-                                  const char *reason, struct uc_errbuf *eb)
+/* Move Content/<rec's name> to quarantine/ with a reason; a missing file is no error. */
+static int quarantine_content(struct uc_store *st, const struct uc_file_rec *rec,
+                              const char *reason, struct uc_errbuf *eb)
 {
     char name[96], qname[128];
     uc_store_content_name(rec->sha1, rec->suffix, name, sizeof(name));
@@ -500,8 +580,16 @@ int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec 
         rc = -errno;
     if (!rc)
         rc = uc_fsync_dirfd(st->quarantine_fd);
+    return rc ? uc_errf(eb, rc, "%s/Content/%s: quarantine: %s", st->root, name, uc_strerror(rc))
+              : 0;
+}
+
+int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec *rec,
+                                  const char *reason, struct uc_errbuf *eb)
+{
+    int rc = quarantine_content(st, rec, reason, eb);
     if (rc)
-        return uc_errf(eb, rc, "%s/Content/%s: quarantine: %s", st->root, name, uc_strerror(rc));
+        return rc;
     MDB_txn *txn;
     struct uc_file_rec r = *rec;
     r.state = UC_FILE_PENDING;
@@ -511,5 +599,24 @@ int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec 
     if (!rc)
         return uc_index_commit(txn);
     uc_index_abort(txn);
+    char name[96];
+    uc_store_content_name(rec->sha1, rec->suffix, name, sizeof(name));
     return uc_errf(eb, rc, "%s/index: marking %s pending: %s", st->root, name, uc_strerror(rc));
+}
+
+int uc_store_forget(struct uc_store *st, const struct uc_file_rec *rec, const char *reason,
+                    struct uc_errbuf *eb)
+{
+    /* Index first: the daemon stops serving the bytes before they move. */
+    MDB_txn *txn;
+    int rc = uc_index_begin(st->ix, true, &txn);
+    if (!rc)
+        rc = uc_index_del_file(st->ix, txn, rec->sha1);
+    if (!rc)
+        rc = uc_index_commit(txn);
+    else
+        uc_index_abort(txn);
+    if (rc)
+        return uc_errf(eb, rc, "%s/index: dropping a file record: %s", st->root, uc_strerror(rc));
+    return quarantine_content(st, rec, reason, eb);
 }

@@ -60,6 +60,7 @@ struct uc_staged {
     struct uc_digest dg;        /* digests of exactly the bytes written */
     char suffix[UC_SUFFIX_MAX]; /* content suffix to publish under */
     bool duplicate;             /* already PRESENT in the index: nothing to rename */
+    const char *label;          /* names the source in errors (borrowed; may be NULL) */
 };
 
 /*
@@ -89,8 +90,11 @@ struct uc_publish_update {
 
 /*
  * Steps 4-6 above for n synced, verified staged files, and the update if given. Files
- * already PRESENT are not replaced (their staged copy is discarded). Every staged file
- * is consumed (fd closed) whether or not this succeeds.
+ * already PRESENT with the same size and SHA-256 are not replaced (their staged copy is
+ * discarded), nor is a second copy of one file in items. Nothing at all is published
+ * (UC_ECONFLICT) when a file has the SHA-1 of a stored or listed file with other bytes,
+ * nor (UC_ESTALE) when the update's revision is not newer than the stored one. Every
+ * staged file is consumed (fd closed) whether or not this succeeds.
  */
 int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
                      const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb);
@@ -100,6 +104,14 @@ int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
  * naming the store, what is free and the floor.
  */
 int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb);
+
+/*
+ * Move the bytes of rec (if present) to quarantine/ with a reason and drop its index
+ * record: for a file that no signed record vouches for and that stands in the way of
+ * one that does (same SHA-1, other bytes).
+ */
+int uc_store_forget(struct uc_store *st, const struct uc_file_rec *rec, const char *reason,
+                    struct uc_errbuf *eb);
 
 /* Move a published file to quarantine/ with a reason and mark it PENDING. */
 int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec *rec,

@@ -29,6 +29,7 @@ enum uc_err {
     UC_ESIZE = -10010,     /* size mismatch */
     UC_EEXIST = -10011,    /* already exists */
     UC_ESTALE = -10012,    /* record older than the one stored */
+    UC_ECONFLICT = -10013, /* same SHA-1 as a stored file, other bytes (SHA-256 or size) */
 };
 
 /* Decode a negative return value (errno or UC_E*) into a static string. */

@@ -373,9 +373,14 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
     w->lfd = rc;
     w->port = uc_listener_port(w->lfd);
     w->efd = eventfd(0, EFD_CLOEXEC);
-    rc = w->efd < 0 ? -errno : mdb_txn_begin(uc_index_env(d->store->ix), NULL, MDB_RDONLY, &w->txn);
+    rc = w->efd < 0
+             ? -errno
+             : uc_index_rc(mdb_txn_begin(uc_index_env(d->store->ix), NULL, MDB_RDONLY, &w->txn));
     if (rc) {
-        snprintf(err, errlen, "worker setup: %s", rc < 0 ? strerror(-rc) : mdb_strerror(rc));
+        snprintf(err, errlen, "worker setup: %s%s", uc_strerror(rc),
+                 rc == MDB_READERS_FULL ? " (the index's reader table is full: fewer [server] "
+                                          "workers, or stop the other processes using the store)"
+                                        : "");
         goto fail;
     }
     mdb_txn_reset(w->txn);

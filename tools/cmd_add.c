@@ -174,6 +174,32 @@ static int parse_opts(struct uc_cli *cli, int argc, char **argv, struct add_opts
     return UC_EXIT_OK;
 }
 
+/* A stale --revision is refused before any byte is staged (publish checks it again). */
+static int check_revision(struct uc_cli *cli, const struct add_opts *o, struct uc_store *st)
+{
+    char id[UC_UUID_LEN + 1];
+    if (!o->id || uc_uuid_normalize(o->id, id))
+        return UC_EXIT_OK; /* a new id, or one build_update() refuses */
+    MDB_txn *txn = NULL;
+    uint64_t stored = 0;
+    int rc = uc_index_begin(st->ix, false, &txn);
+    if (!rc)
+        rc = uc_index_check_revision(st->ix, txn, id, o->revision, NULL, 0, &stored);
+    uc_index_abort(txn);
+    if (rc == UC_ESTALE) {
+        cli_err(cli,
+                "update %s: revision %llu is stored already (--revision %llu); nothing "
+                "published: raise --revision",
+                id, (unsigned long long)stored, (unsigned long long)o->revision);
+        return UC_EXIT_FAIL;
+    }
+    if (rc) {
+        cli_err(cli, "%s/index: %s", st->root, uc_strerror(rc));
+        return UC_EXIT_FAIL;
+    }
+    return UC_EXIT_OK;
+}
+
 static int check_inputs(struct uc_cli *cli, struct add_item *items, size_t n, uint64_t *total)
 {
     int ex = UC_EXIT_OK;
@@ -223,6 +249,28 @@ static int build_update(struct uc_cli *cli, const struct add_opts *o, struct add
     return UC_EXIT_OK;
 }
 
+/* Two files with one SHA-1 and other bytes cannot be one update: say which, with both. */
+static int check_collisions(struct uc_cli *cli, const struct uc_update *u,
+                            const struct add_item *items)
+{
+    size_t a, b;
+    int rc = uc_update_find_conflict(u, &a, &b);
+    if (rc <= 0)
+        return rc ? UC_EXIT_FAIL : UC_EXIT_OK;
+    char h1[41], s1[65], s2[65];
+    uc_hex_encode(u->files[a].sha1, UC_SHA1_LEN, h1, true);
+    uc_hex_encode(u->files[a].sha256, UC_SHA256_LEN, s1, false);
+    uc_hex_encode(u->files[b].sha256, UC_SHA256_LEN, s2, false);
+    cli_err(cli,
+            "%s and %s have the same SHA-1 %s but other bytes or extensions (SHA-256 %s, %llu "
+            "bytes; SHA-256 %s, %llu bytes): %s; nothing published (an update names one "
+            "file per SHA-1)",
+            items[a].path, items[b].path, h1, s1, (unsigned long long)u->files[a].size, s2,
+            (unsigned long long)u->files[b].size,
+            strcmp(s1, s2) ? "a SHA-1 collision" : "the same file under two extensions");
+    return UC_EXIT_FAIL;
+}
+
 static void report(const struct uc_update *u, uint64_t total, size_t n, double t_copy,
                    double t_sync, double t_pub)
 {
@@ -270,7 +318,8 @@ int cmd_add(struct uc_cli *cli, int argc, char **argv)
         ex = UC_EXIT_FAIL;
         goto out;
     }
-    if ((ex = cli_open_store(cli, true, false, &j.store)))
+    if ((ex = cli_open_store(cli, true, false, &j.store)) ||
+        (ex = check_revision(cli, &o, j.store)))
         goto out;
     if (uc_store_check_space(j.store, total, &eb)) {
         cli_err(cli, "%s", eb.msg);
@@ -297,7 +346,8 @@ int cmd_add(struct uc_cli *cli, int argc, char **argv)
             ex = UC_EXIT_FAIL;
         }
     double t2 = cli_now();
-    if (ex || (ex = build_update(cli, &o, j.items, n, &u)))
+    if (ex || (ex = build_update(cli, &o, j.items, n, &u)) ||
+        (ex = check_collisions(cli, &u, j.items)))
         goto out;
     if (sign_and_check(cli, &key, &u, j.items, &env, &envlen)) {
         ex = UC_EXIT_FAIL;

@@ -2,7 +2,11 @@
  * updcache import DIR: seed the store from a WSUS content folder, DIR/XX/<SHA1><ext>.
  * A file is imported only if its SHA-1 equals its name and XX its last two digits;
  * anything else is refused with the expected and actual digest, and the rest goes on
- * (exit 1 at the end if anything was refused). The source folder is never changed.
+ * (exit 1 at the end if anything was refused). A file whose SHA-1 is stored already
+ * is hashed too: it is "already present" only with the same size and SHA-256, and a
+ * SHA-1 collision is refused; two files in the folder with one SHA-1 (under two
+ * extensions) import the first by name and refuse the other. Links are not followed.
+ * The source folder is never changed.
  * Work runs in batches so a folder of any size needs bounded memory and descriptors.
  */
 #include "cli.h"
@@ -30,7 +34,9 @@ struct imp_item {
     uint8_t sha1[UC_SHA1_LEN]; /* from the name */
     char suffix[UC_SUFFIX_MAX];
     uint64_t size;
-    bool skip; /* already present */
+    bool known;  /* the index has a record of this SHA-1 (rec) */
+    bool stored; /* ... and it is PRESENT: hash and compare, do not copy */
+    struct uc_file_rec rec;
     struct uc_staged st;
     int rc;
     struct uc_errbuf eb;
@@ -101,8 +107,9 @@ static void scan_folder(struct imp_job *j, const char *dir, const char *xx)
         }
         uint8_t sha1[UC_SHA1_LEN];
         char suffix[UC_SUFFIX_MAX];
-        if (stat(fpath, &sb) || !S_ISREG(sb.st_mode)) {
-            cli_err(j->cli, "%s: not a regular file; skipped", fpath);
+        if (lstat(fpath, &sb) || !S_ISREG(sb.st_mode)) {
+            cli_err(j->cli, "%s: not a regular file%s; skipped", fpath,
+                    S_ISLNK(sb.st_mode) ? " (a symbolic link: import reads no links)" : "");
             j->refused++;
         } else if (!uc_content_name_parse(xx, e->d_name, sha1, suffix)) {
             cli_err(j->cli,
@@ -133,7 +140,7 @@ static int scan(struct imp_job *j, const char *dir)
         struct stat sb;
         if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= sizeof(p))
             continue;
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) && strlen(e->d_name) == 2 &&
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode) && strlen(e->d_name) == 2 &&
             isxdigit((unsigned char)e->d_name[0]) && isxdigit((unsigned char)e->d_name[1])) {
             scan_folder(j, dir, e->d_name);
         } else {
@@ -145,26 +152,68 @@ static int scan(struct imp_job *j, const char *dir)
     return 0;
 }
 
+static void refuse_digest(struct imp_item *it, const char *what, const uint8_t *want,
+                          const uint8_t *got, size_t len, const char *why)
+{
+    char w[65], g[65];
+    uc_hex_encode(want, len, w, len == UC_SHA1_LEN);
+    uc_hex_encode(got, len, g, len == UC_SHA1_LEN);
+    it->rc = uc_errf(&it->eb, len == UC_SHA1_LEN ? UC_EDIGEST : UC_ECONFLICT,
+                     "%s: %s mismatch: expected %s (%s), actual %s; not imported", it->path, what,
+                     w, why, g);
+}
+
+/* A SHA-1 the store has: the same file only if size and SHA-256 match what is stored. */
+static void compare_stored(struct imp_job *j, struct imp_item *it, int fd)
+{
+    struct uc_digest dg;
+    int rc = uc_hash_fd(fd, UC_HASH_ALL, &dg, &j->prog.done_bytes);
+    if (rc) {
+        it->rc = uc_errf(&it->eb, rc, "%s: read: %s", it->path, uc_strerror(rc));
+    } else if (memcmp(dg.sha1, it->sha1, UC_SHA1_LEN)) {
+        refuse_digest(it, "SHA-1", it->sha1, dg.sha1, UC_SHA1_LEN,
+                      "from its name; the file is damaged or misnamed");
+    } else if (!uc_file_same(&it->rec, dg.size, dg.sha256)) {
+        refuse_digest(it, "SHA-256", it->rec.sha256, dg.sha256, UC_SHA256_LEN,
+                      "of the stored file with this SHA-1: a SHA-1 collision");
+    } else if (strcmp(it->rec.suffix, it->suffix)) {
+        char path[96];
+        uc_content_path(it->rec.sha1, it->rec.suffix, path, sizeof(path));
+        fprintf(stderr, "updcache import: %s: already present as %s (the same bytes)\n", it->path,
+                path);
+    }
+}
+
 static void stage_one(void *ctx, size_t k)
 {
     struct imp_job *j = ctx;
     struct imp_item *it = &j->items[j->lo + k];
-    if (it->skip)
+    if (it->rc)
         return;
-    it->rc =
-        uc_store_stage_path(j->store, it->path, it->suffix, &it->st, &j->prog.done_bytes, &it->eb);
-    if (!it->rc && memcmp(it->st.dg.sha1, it->sha1, UC_SHA1_LEN)) {
-        char want[41], got[41];
-        uc_hex_encode(it->sha1, UC_SHA1_LEN, want, true);
-        uc_hex_encode(it->st.dg.sha1, UC_SHA1_LEN, got, true);
-        it->rc = uc_errf(&it->eb, UC_EDIGEST,
-                         "%s: SHA-1 mismatch: expected %s (from its name), "
-                         "actual %s; not imported (the file is damaged or misnamed)",
-                         it->path, want, got);
-        uc_store_discard(j->store, &it->st);
+    int fd = open(it->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        it->rc = uc_errf(&it->eb, -errno, "%s: %s", it->path, strerror(errno));
+    } else if (it->stored) {
+        compare_stored(j, it, fd);
+    } else {
+        it->rc = uc_store_stage(j->store, fd, it->path, it->suffix, &it->st, &j->prog.done_bytes,
+                                &it->eb);
+        if (!it->rc && memcmp(it->st.dg.sha1, it->sha1, UC_SHA1_LEN)) {
+            refuse_digest(it, "SHA-1", it->sha1, it->st.dg.sha1, UC_SHA1_LEN,
+                          "from its name; the file is damaged or misnamed");
+        } else if (!it->rc && it->known &&
+                   !uc_file_same(&it->rec, it->st.dg.size, it->st.dg.sha256)) {
+            refuse_digest(it, "SHA-256", it->rec.sha256, it->st.dg.sha256, UC_SHA256_LEN,
+                          "of the file a signed record expects under this SHA-1: a SHA-1 "
+                          "collision");
+        }
+        if (it->rc)
+            uc_store_discard(j->store, &it->st);
+        if (!it->rc)
+            it->rc = uc_store_sync_staged(j->store, &it->st, &it->eb);
     }
-    if (!it->rc)
-        it->rc = uc_store_sync_staged(j->store, &it->st, &it->eb);
+    if (fd >= 0)
+        close(fd);
     atomic_fetch_add(&j->prog.done_items, 1);
 }
 
@@ -173,23 +222,45 @@ static void tick(void *ctx)
     progress_tick(&((struct imp_job *)ctx)->prog);
 }
 
-/* Skip files already PRESENT: a re-run after an interruption redoes only the rest. */
-static void mark_present(struct imp_job *j)
+/* Files whose SHA-1 is PRESENT are compared, not copied: a re-run redoes only the rest. */
+static void mark_stored(struct imp_job *j)
 {
     MDB_txn *txn;
     if (uc_index_begin(j->store->ix, false, &txn))
         return;
     for (size_t i = 0; i < j->n; i++) {
-        struct uc_file_rec rec;
-        if (uc_index_get_file(j->store->ix, txn, j->items[i].sha1, &rec) == 0 &&
-            rec.state == UC_FILE_PRESENT) {
-            j->items[i].skip = true;
-            j->present++;
-            atomic_fetch_add(&j->prog.done_bytes, j->items[i].size);
-            atomic_fetch_add(&j->prog.done_items, 1);
-        }
+        struct imp_item *it = &j->items[i];
+        it->known = uc_index_get_file(j->store->ix, txn, it->sha1, &it->rec) == 0 &&
+                    it->rec.state != UC_FILE_QUARANTINED;
+        it->stored = it->known && it->rec.state == UC_FILE_PRESENT;
     }
     uc_index_abort(txn);
+}
+
+static int by_sha1_path(const void *a, const void *b)
+{
+    const struct imp_item *x = a, *y = b;
+    int c = memcmp(x->sha1, y->sha1, UC_SHA1_LEN);
+    return c ? c : strcmp(x->path, y->path);
+}
+
+/* One SHA-1 under two names (XX/<S>.cab and XX/<S>.exe): the store keeps one file per
+ * SHA-1, so the first name is imported and the others are refused up front. */
+static void refuse_second_names(struct imp_job *j)
+{
+    qsort(j->items, j->n, sizeof(*j->items), by_sha1_path);
+    for (size_t i = 1; i < j->n; i++) {
+        struct imp_item *first = &j->items[i - 1], *it = &j->items[i];
+        if (memcmp(first->sha1, it->sha1, UC_SHA1_LEN))
+            continue;
+        while (first > j->items && !memcmp(first[-1].sha1, it->sha1, UC_SHA1_LEN))
+            first--;
+        it->rc = uc_errf(&it->eb, UC_EEXIST,
+                         "%s: not imported: %s has the same SHA-1 and is imported instead (a "
+                         "store keeps one file per SHA-1; remove or rename the duplicate)",
+                         it->path, first->path);
+        atomic_fetch_add(&j->prog.done_bytes, it->size);
+    }
 }
 
 static int run_batch(struct imp_job *j)
@@ -200,14 +271,16 @@ static int run_batch(struct imp_job *j)
     size_t ns = 0;
     for (size_t i = j->lo; i < j->hi; i++) {
         struct imp_item *it = &j->items[i];
-        if (it->skip)
-            continue;
         if (it->rc) {
             if (j->prog.tty && j->prog.drawn)
                 fputc('\n', stderr);
             cli_err(j->cli, "%s", it->eb.msg);
             uc_store_discard(j->store, &it->st);
             j->refused++;
+            continue;
+        }
+        if (it->stored) {
+            j->present++;
             continue;
         }
         staged[ns++] = it->st;
@@ -259,10 +332,11 @@ int cmd_import(struct uc_cli *cli, int argc, char **argv)
             total += j.items[i].size;
         struct uc_errbuf eb = {{0}};
         progress_init(&j.prog, "import", total, j.n);
-        mark_present(&j);
+        refuse_second_names(&j);
+        mark_stored(&j);
         uint64_t need = 0;
         for (size_t i = 0; i < j.n; i++)
-            need += j.items[i].skip ? 0 : j.items[i].size;
+            need += j.items[i].stored || j.items[i].rc ? 0 : j.items[i].size;
         int rc = uc_store_check_space(j.store, need, &eb);
         if (rc)
             cli_err(cli, "%s", eb.msg);

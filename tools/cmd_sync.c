@@ -13,9 +13,16 @@
  * A file whose bytes do not match is quarantined with the reason, its update is not
  * published, and the run exits 1 naming it; the rest go on. A transfer that fails is
  * retried with backoff and resumed with Range, in this run and the next.
+ *
+ * An envelope this store can never accept (no trusted signature, a bad record, a stale
+ * revision, a SHA-1 that a stored signed file has with other bytes) is refused for
+ * good: kept in quarantine/ with the reason, and the run goes on past it, so one bad
+ * envelope cannot stop a downstream; the run still exits 1 naming it. A page must
+ * advance the anchor, hold no more envelopes than asked for, and fit a bounded size.
  */
 #include "cli.h"
 #include "dsse.h"
+#include "fsutil.h"
 #include "parallel.h"
 #include "progress.h"
 #include "strparse.h"
@@ -30,6 +37,11 @@
 #include <unistd.h>
 
 #define PAGE 500
+#define PAGE_MAX_BYTES (64u << 20) /* one page's answer: 500 envelopes of ~128 KiB */
+#define CONFIG_MAX (1u << 20)
+/* JSON values an envelope may bring (a handful, and a few more per signature): counted
+ * before parsing, so a page of tiny objects cannot cost 100x its size in memory. */
+#define VALUES_PER_ENVELOPE 64
 
 struct upd {
     struct uc_update rec;
@@ -63,39 +75,187 @@ static int load_keys(struct run *r)
     return r->keys ? 0 : UC_EXIT_FAIL;
 }
 
-/* Check one envelope of a page; on success u is filled. */
+/*
+ * Refuse an envelope for good: kept as quarantine/envelope.<SHA-256>.json with the
+ * reason beside it, said once, counted; the anchor moves past it.
+ */
+static void refuse(struct run *r, struct upd *u, const char *env, size_t len, const char *why)
+{
+    struct uc_digest dg;
+    char hex[65] = "unhashed", path[PATH_MAX], what[160];
+    if (!uc_hash_buf(env, len, &dg))
+        uc_hex_encode(dg.sha256, UC_SHA256_LEN, hex, false);
+    snprintf(what, sizeof(what), "envelope sha256:%.16s%s%s", hex, u->rec.id[0] ? " (update " : "",
+             u->rec.id[0] ? u->rec.id : "");
+    snprintf(path, sizeof(path), "%s/quarantine/envelope.%s.json", r->st->root, hex);
+    int rc = uc_write_file_atomic(path, env, len, 0644);
+    if (!rc) {
+        char reason[1400];
+        int n = snprintf(reason, sizeof(reason), "%s%s: refused by sync from %s: %s\n", what,
+                         u->rec.id[0] ? ")" : "", r->net.base, why);
+        strncat(path, ".reason", sizeof(path) - strlen(path) - 1);
+        rc = uc_write_file_atomic(path, reason, (size_t)n < sizeof(reason) ? (size_t)n : 0, 0644);
+    }
+    cli_err(r->cli, "%s%s: refused: %s; %s; sync goes on past it", what, u->rec.id[0] ? ")" : "",
+            why,
+            rc ? "could not be recorded in quarantine/" : "kept in quarantine/ with the reason");
+    r->refused++;
+    free(u->env);
+    u->env = NULL;
+    uc_update_free(&u->rec);
+}
+
+/* Check one envelope of a page; on success u is filled, else it is refused. */
 static bool take_envelope(struct run *r, json_t *je, size_t idx, struct upd *u)
 {
     struct uc_errbuf eb = {{0}};
     struct uc_envelope env = {0};
     u->env = json_dumps(je, JSON_COMPACT); /* jansson keeps key order: the same bytes */
     u->envlen = u->env ? strlen(u->env) : 0;
-    int rc = !u->env ? -ENOMEM : uc_dsse_parse(u->env, u->envlen, &env, &eb);
+    if (!u->env) {
+        cli_err(r->cli, "envelope %zu of the page: out of memory", idx);
+        return false;
+    }
+    int rc = uc_dsse_parse(u->env, u->envlen, &env, &eb);
     if (!rc)
         rc = uc_dsse_verify(&env, UC_DSSE_TYPE, r->keys, r->nkeys, NULL, &eb);
     if (!rc)
         rc = uc_update_decode((const char *)env.payload, env.payload_len, &u->rec, &eb);
     uc_envelope_free(&env);
-    if (rc) {
-        cli_err(r->cli, "envelope %zu of the page: %s; nothing of this update is published", idx,
-                eb.msg[0] ? eb.msg : uc_strerror(rc));
-        r->refused++;
-        free(u->env);
-        u->env = NULL;
-        return false;
+    MDB_txn *txn = NULL;
+    uint64_t stored = 0;
+    if (!rc && !(rc = uc_index_begin(r->st->ix, false, &txn))) {
+        rc = uc_index_check_revision(r->st->ix, txn, u->rec.id, u->rec.revision, u->env, u->envlen,
+                                     &stored);
+        uc_index_abort(txn);
+        if (rc == UC_ESTALE)
+            uc_errf(&eb, rc, "revision %llu is not newer than the stored revision %llu",
+                    (unsigned long long)u->rec.revision, (unsigned long long)stored);
+        rc = rc == UC_EEXIST ? 0 : rc;
+    }
+    if (rc)
+        refuse(r, u, u->env, u->envlen, eb.msg[0] ? eb.msg : uc_strerror(rc));
+    return rc == 0;
+}
+
+/* Does a stored signed record other than update except_id name exactly this file? */
+struct vouch {
+    const struct uc_file_rec *f;
+    const char *except_id;
+    char by[UC_UUID_LEN + 1];
+};
+
+static int vouch_step(void *ctx, const struct uc_update_rec *rec)
+{
+    struct vouch *v = ctx;
+    struct uc_envelope env = {0};
+    struct uc_update u = {0};
+    int found = 0;
+    if (strcmp(rec->id, v->except_id) &&
+        !uc_dsse_parse(rec->envelope, rec->envelope_len, &env, NULL) &&
+        !uc_update_decode((const char *)env.payload, env.payload_len, &u, NULL))
+        for (size_t i = 0; !found && i < u.nfiles; i++)
+            found = !memcmp(u.files[i].sha1, v->f->sha1, UC_SHA1_LEN) &&
+                    uc_file_same(v->f, u.files[i].size, u.files[i].sha256);
+    if (found)
+        snprintf(v->by, sizeof(v->by), "%s", rec->id);
+    uc_update_free(&u);
+    uc_envelope_free(&env);
+    return found; /* stops the walk */
+}
+
+static bool vouched(struct run *r, const struct uc_file_rec *f, const char *except_id, char *by)
+{
+    struct vouch v = {f, except_id, ""};
+    MDB_txn *txn;
+    if (uc_index_begin(r->st->ix, false, &txn))
+        return true; /* unsure: keep the stored file, refuse the newcomer */
+    int rc = uc_index_each_change(r->st->ix, txn, 0, vouch_step, &v);
+    uc_index_abort(txn);
+    snprintf(by, UC_UUID_LEN + 1, "%s", v.by);
+    return rc != 0;
+}
+
+static void digests(const uint8_t sha256[UC_SHA256_LEN], uint64_t size, char *out, size_t len)
+{
+    char h[65];
+    uc_hex_encode(sha256, UC_SHA256_LEN, h, false);
+    snprintf(out, len, "SHA-256 %s, %llu bytes", h, (unsigned long long)size);
+}
+
+/*
+ * One SHA-1, other bytes. Against a file an earlier update of the page names, or a
+ * stored file a signed record vouches for, the newcomer is refused (a store keeps one
+ * file per SHA-1). A stored file no signed record vouches for (imported by name) is
+ * quarantined, and the signed one fetched in its place.
+ */
+static bool clear_conflicts(struct run *r, struct upd *us, size_t i)
+{
+    struct uc_update *u = &us[i].rec;
+    char why[900], have[100], want[100], by[UC_UUID_LEN + 1];
+    for (size_t k = 0; k < u->nfiles; k++) {
+        const struct uc_update_file *f = &u->files[k];
+        char path[96];
+        uc_content_path(f->sha1, f->suffix, path, sizeof(path));
+        digests(f->sha256, f->size, want, sizeof(want));
+        for (size_t j = 0; j < i; j++)
+            for (size_t m = 0; us[j].env && m < us[j].rec.nfiles; m++) {
+                const struct uc_update_file *g = &us[j].rec.files[m];
+                if (memcmp(g->sha1, f->sha1, UC_SHA1_LEN) ||
+                    (g->size == f->size && !memcmp(g->sha256, f->sha256, UC_SHA256_LEN)))
+                    continue;
+                digests(g->sha256, g->size, have, sizeof(have));
+                snprintf(why, sizeof(why),
+                         "file %s (%s) has the SHA-1 of a file of update %s (%s) in the same "
+                         "page: a SHA-1 collision",
+                         path, want, us[j].rec.id, have);
+                refuse(r, &us[i], us[i].env, us[i].envlen, why);
+                return false;
+            }
+        struct uc_file_rec rec;
+        MDB_txn *txn;
+        if (uc_index_begin(r->st->ix, false, &txn))
+            continue;
+        int rc = uc_index_get_file(r->st->ix, txn, f->sha1, &rec);
+        uc_index_abort(txn);
+        if (rc || rec.state == UC_FILE_QUARANTINED || uc_file_same(&rec, f->size, f->sha256))
+            continue;
+        digests(rec.sha256, rec.size, have, sizeof(have));
+        if (vouched(r, &rec, u->id, by)) {
+            snprintf(why, sizeof(why),
+                     "file %s (%s) has the SHA-1 of the stored file of update %s (%s): a SHA-1 "
+                     "collision",
+                     path, want, by[0] ? by : "(index unreadable)", have);
+            refuse(r, &us[i], us[i].env, us[i].envlen, why);
+            return false;
+        }
+        struct uc_errbuf eb = {{0}};
+        snprintf(why, sizeof(why),
+                 "sync: %s: these bytes (%s) have the SHA-1 of update %s's file but not its "
+                 "%s, and no signed record names them",
+                 path, have, u->id, want);
+        if (uc_store_forget(r->st, &rec, why, &eb)) {
+            cli_err(r->cli, "%s", eb.msg);
+            continue; /* publish will refuse the conflict */
+        }
+        cli_err(r->cli,
+                "%s: the stored bytes (%s) are not the signed file of update %s (%s) and no "
+                "signed record names them: quarantined; the signed file is fetched",
+                path, have, u->id, want);
+        r->failed++;
     }
     return true;
 }
 
-static bool have_file(struct run *r, const uint8_t sha1[UC_SHA1_LEN])
+static bool have_file(struct run *r, const struct uc_update_file *want)
 {
     MDB_txn *txn;
     struct uc_file_rec f;
     if (uc_index_begin(r->st->ix, false, &txn))
         return false;
-    int rc = uc_index_get_file(r->st->ix, txn, sha1, &f);
+    int rc = uc_index_get_file(r->st->ix, txn, want->sha1, &f);
     uc_index_abort(txn);
-    return rc == 0 && f.state == UC_FILE_PRESENT;
+    return rc == 0 && f.state == UC_FILE_PRESENT && uc_file_same(&f, want->size, want->sha256);
 }
 
 /* The files of the page's updates that this store lacks, each once. */
@@ -111,7 +271,7 @@ static struct sync_file *plan(struct run *r, struct upd *us, size_t n, size_t *n
     for (size_t i = 0; fs && i < n; i++) {
         for (size_t k = 0; us[i].env && k < us[i].rec.nfiles; k++) {
             const struct uc_update_file *f = &us[i].rec.files[k];
-            bool dup = have_file(r, f->sha1);
+            bool dup = have_file(r, f);
             for (size_t j = 0; !dup && j < *nfiles; j++)
                 dup = !memcmp(fs[j].f.sha1, f->sha1, UC_SHA1_LEN);
             if (dup)
@@ -292,37 +452,116 @@ static void fetch(struct run *r, struct sync_file *fs, size_t nfs)
     uc_parallel_for(nfs, 0, flush_one, job_tick, &f);
 }
 
+/* JSON values in body (objects, arrays and the items and members they hold), counted
+ * without parsing: what jansson would allocate a node for, near enough. */
+static size_t json_values(const char *body, size_t len)
+{
+    size_t n = 1;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else {
+            n += c == '{' || c == '[' || c == ',' || c == ':';
+        }
+    }
+    return n;
+}
+
+/*
+ * GET one page. An answer past PAGE_MAX_BYTES is asked for again with a smaller limit
+ * (a page of very large envelopes); *limit keeps what worked for the rest of the run.
+ */
+static int get_page(struct run *r, uint64_t since, unsigned *limit, char *path, size_t plen,
+                    char **body, size_t *len)
+{
+    struct uc_errbuf eb = {{0}};
+    for (;;) {
+        snprintf(path, plen, "ServerSyncWebService/updates?since=%llu&limit=%u",
+                 (unsigned long long)since, *limit);
+        int rc = sync_net_get_json(&r->net, path, PAGE_MAX_BYTES, body, len, &eb);
+        if (rc == -EFBIG && *limit > 1) {
+            free(*body);
+            *limit = *limit / 8 ? *limit / 8 : 1;
+            continue;
+        }
+        if (rc)
+            cli_err(r->cli, "%s", eb.msg);
+        return rc ? UC_EXIT_FAIL : 0;
+    }
+}
+
+/*
+ * Parse and check a page: at most limit envelopes, no more JSON than they carry, and an
+ * anchor that moves. Returns the updates array (owned by *page) or NULL, said why.
+ */
+static json_t *read_page(struct run *r, const char *path, char *body, size_t len, unsigned limit,
+                         uint64_t since, json_t **page, uint64_t *next, bool *more)
+{
+    const char *what = NULL;
+    char why[200];
+    size_t values = json_values(body, len), cap = (size_t)limit * VALUES_PER_ENVELOPE + 64;
+    json_t *arr = NULL;
+    *page = NULL;
+    if (values > cap) {
+        snprintf(why, sizeof(why), "%zu JSON values, more than %u envelopes carry (%zu)", values,
+                 limit, cap);
+        what = why;
+    } else if (!(*page = json_loadb(body, len, 0, NULL)) ||
+               !json_is_array(arr = json_object_get(*page, "updates")) ||
+               !json_is_integer(json_object_get(*page, "next")) ||
+               json_integer_value(json_object_get(*page, "next")) < 0) {
+        what = "not a page of updates";
+    } else {
+        *next = (uint64_t)json_integer_value(json_object_get(*page, "next"));
+        *more = json_is_true(json_object_get(*page, "more"));
+        size_t n = json_array_size(arr);
+        if (n > limit)
+            snprintf(why, sizeof(why), "%zu envelopes, more than the %u asked for", n, limit);
+        else if (*next < since || ((*more || n) && *next == since))
+            snprintf(why, sizeof(why),
+                     "\"next\": %llu does not advance past since=%llu (with %zu envelopes%s)",
+                     (unsigned long long)*next, (unsigned long long)since, n,
+                     *more ? " and \"more\": true" : "");
+        else
+            return arr;
+        what = why;
+    }
+    cli_err(r->cli, "%s%s: %s; refused, nothing after it is fetched (the upstream is broken)",
+            r->net.base, path, what);
+    json_decref(*page);
+    *page = NULL;
+    return NULL;
+}
+
 /* One page: returns 0 and sets next and more, or an exit code. */
-static int do_page(struct run *r, uint64_t since, uint64_t *next, bool *more, bool *complete)
+static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *next, bool *more,
+                   bool *complete)
 {
     char path[128], *body = NULL;
     size_t len;
-    struct uc_errbuf eb = {{0}};
-    snprintf(path, sizeof(path), "ServerSyncWebService/updates?since=%llu&limit=%d",
-             (unsigned long long)since, PAGE);
-    if (sync_net_get_json(&r->net, path, &body, &len, &eb)) {
-        cli_err(r->cli, "%s", eb.msg);
-        return UC_EXIT_FAIL;
-    }
-    json_error_t je;
-    json_t *page = json_loadb(body, len, 0, &je);
+    json_t *page;
+    int ex = get_page(r, since, limit, path, sizeof(path), &body, &len);
+    json_t *arr = ex ? NULL : read_page(r, path, body, len, *limit, since, &page, next, more);
     free(body);
-    json_t *arr = json_object_get(page, "updates");
-    json_t *jn = json_object_get(page, "next");
-    if (!json_is_array(arr) || !json_is_integer(jn) || json_integer_value(jn) < 0) {
-        cli_err(r->cli, "%s%s: not a page of updates", r->net.base, path);
-        json_decref(page);
+    if (!arr)
         return UC_EXIT_FAIL;
-    }
-    *next = (uint64_t)json_integer_value(jn);
-    *more = json_is_true(json_object_get(page, "more"));
     size_t n = json_array_size(arr);
     struct upd *us = calloc(n ? n : 1, sizeof(*us));
     *complete = us != NULL;
     for (size_t i = 0; us && i < n; i++)
-        if (!take_envelope(r, json_array_get(arr, i), i, &us[i]))
-            *complete = false;
+        if (!take_envelope(r, json_array_get(arr, i), i, &us[i]) && us[i].env)
+            *complete = false; /* out of memory: not refused, try again */
     json_decref(page);
+    for (size_t i = 0; us && i < n; i++)
+        if (us[i].env)
+            clear_conflicts(r, us, i);
     size_t nfs = 0;
     uint64_t total = 0;
     struct sync_file *fs = us ? plan(r, us, n, &nfs, &total) : NULL;
@@ -376,7 +615,7 @@ static int sync_once(struct uc_cli *cli)
     }
     char *body = NULL;
     size_t len;
-    if (sync_net_get_json(&r.net, "ServerSyncWebService/config", &body, &len, &eb)) {
+    if (sync_net_get_json(&r.net, "ServerSyncWebService/config", CONFIG_MAX, &body, &len, &eb)) {
         cli_err(cli, "%s; nothing fetched", eb.msg);
         ex = UC_EXIT_FAIL;
         goto out;
@@ -395,10 +634,11 @@ static int sync_once(struct uc_cli *cli)
         uc_index_abort(txn);
     }
     uint64_t start = anchor;
+    unsigned limit = PAGE;
     for (;;) {
         uint64_t next = anchor;
         bool more = false, complete = false;
-        if ((ex = do_page(&r, anchor, &next, &more, &complete)))
+        if ((ex = do_page(&r, anchor, &limit, &next, &more, &complete)))
             break;
         if (!complete) { /* the anchor stays: the next run tries this page again */
             ex = UC_EXIT_FAIL;
@@ -413,13 +653,17 @@ static int sync_once(struct uc_cli *cli)
         if (!more)
             break;
     }
+    if (!ex && r.refused)
+        ex = UC_EXIT_FAIL; /* after all the work that could be done (SPEC §11) */
     count(&r);
     fprintf(stderr,
-            "updcache sync: %zu update(s) published, %zu file(s), %llu bytes from %s; anchor "
-            "%llu -> %llu%s\n",
-            r.published, r.files, (unsigned long long)r.bytes, r.net.base,
+            "updcache sync: %zu update(s) published, %zu file(s), %llu bytes from %s; %zu "
+            "envelope(s) refused; anchor %llu -> %llu%s\n",
+            r.published, r.files, (unsigned long long)r.bytes, r.net.base, r.refused,
             (unsigned long long)start, (unsigned long long)anchor,
-            ex ? "; FAILED (see above): run again to retry" : "");
+            ex && ex == UC_EXIT_FAIL && !r.refused ? "; FAILED (see above): run again to retry"
+            : ex                                   ? "; FAILED (see above)"
+                                                   : "");
 out:
     for (size_t i = 0; i < r.nkeys; i++)
         uc_key_free(&r.keys[i]);

@@ -4,13 +4,16 @@
  * Every PRESENT file must exist under Content/ with its indexed size and digests
  * (SHA-1 + SHA-256 + XXH3, or XXH3 alone with --fast, which runs at memory speed);
  * every file under Content/ must be indexed (no orphans); every update record must
- * parse and name indexed files (and verify, when publisher keys are configured).
+ * parse and name indexed files of the size and SHA-256 it gives (and verify, when
+ * publisher keys are configured): as files are checked against the index, the bytes
+ * served are then the bytes signed.
  * PENDING files are listed, not counted as problems. --repair moves bad files and
  * orphans to quarantine/ and marks bad files PENDING so a later ingest or sync
  * fetches them again. Exit 0 when consistent, 1 when problems were found.
  */
 #include "cli.h"
 #include "dsse.h"
+#include "fsutil.h"
 #include "parallel.h"
 #include "progress.h"
 #include "strparse.h"
@@ -79,11 +82,13 @@ static void check_one(void *ctx, size_t i)
         return;
     char name[96];
     uc_store_content_name(it->rec.sha1, it->rec.suffix, name, sizeof(name));
-    int fd = openat(j->st->content_fd, name, O_RDONLY | O_CLOEXEC);
+    int fd = uc_open_beneath(j->st->content_fd, name, O_RDONLY | O_CLOEXEC, 0);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb)) {
-        it->result = errno == ENOENT ? VF_MISSING : VF_IOERR;
-        snprintf(it->detail, sizeof(it->detail), "%s", strerror(errno));
+    int err = fd < 0 ? -fd : fstat(fd, &sb) ? errno : 0;
+    if (err) {
+        it->result = err == ENOENT ? VF_MISSING : VF_IOERR;
+        snprintf(it->detail, sizeof(it->detail), "%s",
+                 err == ELOOP ? "a symbolic link, not a file" : strerror(err));
         if (fd >= 0)
             close(fd);
         return;
@@ -205,6 +210,30 @@ struct upd_ctx {
     size_t nkeys;
 };
 
+/* The index's file under this SHA-1 must be the one the signed record describes. */
+static void check_record_file(struct upd_ctx *c, const char *id, const struct uc_update_file *f)
+{
+    struct uc_file_rec fr;
+    char path[96];
+    uc_content_path(f->sha1, f->suffix, path, sizeof(path));
+    int rc = uc_index_get_file(c->j->st->ix, c->txn, f->sha1, &fr);
+    if (rc == UC_ENOTFOUND) {
+        problem(c->j, "update %s: file %s (%s) has no index record", id, path, f->name);
+    } else if (rc) {
+        problem(c->j, "update %s: file %s: index: %s", id, path, uc_strerror(rc));
+    } else if (!uc_file_same(&fr, f->size, f->sha256)) {
+        char want[65], got[65];
+        uc_hex_encode(f->sha256, UC_SHA256_LEN, want, false);
+        uc_hex_encode(fr.sha256, UC_SHA256_LEN, got, false);
+        problem(c->j,
+                "update %s: file %s (%s): the signed record says SHA-256 %s, %llu bytes; the "
+                "store's file with this SHA-1 has SHA-256 %s, %llu bytes (not the signed file: "
+                "updcache sync replaces it, or remove it and publish again)",
+                id, path, f->name, want, (unsigned long long)f->size, got,
+                (unsigned long long)fr.size);
+    }
+}
+
 static int check_update(void *vctx, const struct uc_update_rec *rec)
 {
     struct upd_ctx *c = vctx;
@@ -216,15 +245,8 @@ static int check_update(void *vctx, const struct uc_update_rec *rec)
         uc_update_decode((const char *)env.payload, env.payload_len, &u, &eb)) {
         problem(c->j, "update %s: %s", rec->id, eb.msg);
     } else {
-        for (size_t i = 0; i < u.nfiles; i++) {
-            struct uc_file_rec fr;
-            if (uc_index_get_file(c->j->st->ix, c->txn, u.files[i].sha1, &fr) == UC_ENOTFOUND) {
-                char path[96];
-                uc_content_path(u.files[i].sha1, u.files[i].suffix, path, sizeof(path));
-                problem(c->j, "update %s: file %s (%s) has no index record", rec->id, path,
-                        u.files[i].name);
-            }
-        }
+        for (size_t i = 0; i < u.nfiles; i++)
+            check_record_file(c, rec->id, &u.files[i]);
     }
     uc_update_free(&u);
     uc_envelope_free(&env);

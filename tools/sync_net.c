@@ -22,7 +22,7 @@
 #define MACHINE_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define MACHINE_DIR "/etc/ssl/certs"
 #define MAX_ATTEMPTS 4
-#define JSON_MAX (256u << 20)
+#define LOGIN_MAX (64u << 10)
 
 static double mono(void)
 {
@@ -35,8 +35,10 @@ static void common(struct sync_net *n, CURL *h, bool tls, char *errbuf)
 {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled upstream is cut off */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+    /* A transfer slower than the floor for its whole window is cut off and retried: a
+     * stalled or trickling upstream cannot hold a sync. */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, n->floor_bps);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, n->floor_secs);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "updcache-sync/1");
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -100,6 +102,13 @@ int sync_net_init(struct sync_net *n, const struct uc_config *cfg, struct uc_err
 {
     memset(n, 0, sizeof(*n));
     n->cfg = cfg;
+    n->floor_bps = SYNC_FLOOR_BPS;
+    n->floor_secs = SYNC_FLOOR_SECS;
+    const char *fl = getenv("UPDCACHE_SYNC_FLOOR");
+    if (fl && (sscanf(fl, "%ld/%ld", &n->floor_bps, &n->floor_secs) != 2 || n->floor_bps < 1 ||
+               n->floor_secs < 1))
+        return uc_errf(eb, UC_ECONFIG,
+                       "UPDCACHE_SYNC_FLOOR=%s: give BYTES_PER_S/SECONDS, e.g. 1024/30", fl);
     /* Per-user trust settings are not the service's: make sure nothing below reads them. */
     unsetenv("SSL_CERT_FILE");
     unsetenv("SSL_CERT_DIR");
@@ -145,13 +154,21 @@ void sync_net_free(struct sync_net *n)
     n->resolve = NULL;
 }
 
+struct answer {
+    struct uc_text t;
+    size_t max;
+    bool over; /* the body passed max: cut off */
+};
+
 static size_t to_text(char *p, size_t sz, size_t nm, void *ud)
 {
-    struct uc_text *t = ud;
-    if (t->len + sz * nm > JSON_MAX)
+    struct answer *a = ud;
+    if (a->t.len + sz * nm > a->max) {
+        a->over = true;
         return 0;
-    uc_text_append(t, p, sz * nm);
-    return t->failed ? 0 : sz * nm;
+    }
+    uc_text_append(&a->t, p, sz * nm);
+    return a->t.failed ? 0 : sz * nm;
 }
 
 static int explain(struct sync_net *n, const char *what, CURLcode cc, const char *errbuf,
@@ -167,21 +184,21 @@ static int explain(struct sync_net *n, const char *what, CURLcode cc, const char
     return uc_errf(eb, -EIO, "%s: %s", what, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
-/* One TLS request; the body (JSON) goes to *out. */
-static int call(struct sync_net *n, const char *path, bool post_basic, char **out, size_t *len,
-                long *status, struct uc_errbuf *eb)
+/* One TLS request; the body (JSON, at most max bytes: else -EFBIG) goes to *out. */
+static int call(struct sync_net *n, const char *path, bool post_basic, size_t max, char **out,
+                size_t *len, long *status, struct uc_errbuf *eb)
 {
     CURL *h = curl_easy_init();
     if (!h)
         return uc_errf(eb, -ENOMEM, "out of memory");
     char url[1024], errbuf[CURL_ERROR_SIZE] = "", auth[600];
     snprintf(url, sizeof(url), "%s%s", n->base, path);
-    struct uc_text t = {0};
+    struct answer a = {.max = max};
     struct curl_slist *hdr = NULL;
     common(n, h, true, errbuf);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_text);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
     if (post_basic) {
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -198,9 +215,13 @@ static int call(struct sync_net *n, const char *path, bool post_basic, char **ou
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
     int rc = 0;
-    if (cc != CURLE_OK)
+    char mb[32];
+    if (a.over)
+        rc = uc_errf(eb, -EFBIG, "%s: the answer is larger than %s; refused", url,
+                     uc_fmt_bytes(max, mb, sizeof(mb)));
+    else if (cc != CURLE_OK)
         rc = explain(n, url, cc, errbuf, eb);
-    *out = uc_text_take(&t, len);
+    *out = uc_text_take(&a.t, len);
     if (!rc && !*out)
         rc = uc_errf(eb, -ENOMEM, "%s: out of memory", url);
     return rc;
@@ -223,7 +244,7 @@ int sync_net_login(struct sync_net *n, struct uc_errbuf *eb)
     char *body = NULL;
     size_t len;
     long status = 0;
-    int rc = call(n, "DSSAuthWebService/token", true, &body, &len, &status, eb);
+    int rc = call(n, "DSSAuthWebService/token", true, LOGIN_MAX, &body, &len, &status, eb);
     if (!rc && status == 401)
         rc = uc_errf(eb, UC_EKEY,
                      "%sDSSAuthWebService/token refused downstream id '%s' (401: %s): check "
@@ -244,11 +265,11 @@ int sync_net_login(struct sync_net *n, struct uc_errbuf *eb)
     return rc;
 }
 
-int sync_net_get_json(struct sync_net *n, const char *path, char **body, size_t *len,
+int sync_net_get_json(struct sync_net *n, const char *path, size_t max, char **body, size_t *len,
                       struct uc_errbuf *eb)
 {
     long status = 0;
-    int rc = call(n, path, false, body, len, &status, eb);
+    int rc = call(n, path, false, max, body, len, &status, eb);
     if (!rc && status != 200) {
         rc = uc_errf(eb, status == 401 || status == 403 ? UC_EKEY : -EIO, "%s%s: HTTP %ld: %s",
                      n->base, path, status, detail_of(*body));
@@ -364,7 +385,7 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     sf->status = 0;
     sf->range_ignored = false;
     sf->err[0] = 0;
-    x->fd = openat(x->st->tmp_fd, x->tmp_name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    x->fd = uc_open_beneath(x->st->tmp_fd, x->tmp_name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (x->fd < 0 || flock(x->fd, LOCK_EX | LOCK_NB)) {
         snprintf(sf->err, sizeof(sf->err), "%s/tmp/%s: %s", x->st->root, x->tmp_name,
                  errno == EWOULDBLOCK ? "another sync is fetching this file" : strerror(errno));

@@ -25,7 +25,13 @@ struct sync_net {
     char content[320]; /* http://HOST[:PORT-1]/ or [upstream] content_url */
     struct curl_slist *resolve;
     char cookie[512];
+    long floor_bps, floor_secs; /* slowest rate a transfer may keep, over that window */
 };
+
+/* The floor: 1 KiB/s over 30 s, which any working link beats even shared by [upstream]
+ * parallel transfers; UPDCACHE_SYNC_FLOOR=BPS/SECONDS changes it (tests). */
+#define SYNC_FLOOR_BPS 1024
+#define SYNC_FLOOR_SECS 30
 
 /*
  * Check [upstream] url (https, a fully qualified name, no IP literal, port given unless
@@ -36,8 +42,9 @@ void sync_net_free(struct sync_net *n);
 
 /* POST DSSAuthWebService/token with the downstream credentials: fills n->cookie. */
 int sync_net_login(struct sync_net *n, struct uc_errbuf *eb);
-/* GET a metadata path (relative to base) with the cookie; *body is malloc'd JSON. */
-int sync_net_get_json(struct sync_net *n, const char *path, char **body, size_t *len,
+/* GET a metadata path (relative to base) with the cookie; *body is malloc'd JSON of at
+ * most max bytes (-EFBIG beyond, said in eb). */
+int sync_net_get_json(struct sync_net *n, const char *path, size_t max, char **body, size_t *len,
                       struct uc_errbuf *eb);
 
 /* One file to fetch and the result. */

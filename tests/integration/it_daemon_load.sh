@@ -7,22 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 UCD=${2:?} BENCH=${3:?} PUT=${4:?}
 set -e
-start_daemon() { # DIR EXTRA-CONFIG-LINES [STORE] -> sets P, DPID
-    mkdir -p "$1"
-    printf '[server]\nstore = %s\n' "${3:-$1/store}" >"$1/uc.conf"
-    cat >>"$1/uc.conf" <<EOF2
-http_port = 0
-port_file = $1/ports
-access_log = off
-$2
-EOF2
-    rm -f "$1/ports"
-    "$UCD" --config "$1/uc.conf" 2>"$1/daemon.err" &
-    DPID=$!
-    cleanup_hooks+=("kill $DPID 2>/dev/null")
-    for _ in $(seq 100); do [ -s "$1/ports" ] && break; sleep 0.05; done
-    P=$(sed -n 's/^http=//p' "$1/ports")
-}
+start_daemon() { start_plain_daemon "$UCD" "$@"; }
 "$UC" keygen --out "$T/k" >/dev/null 2>&1
 mkdir -p "$T/src"
 make_file "$T/src/big.cab" $((64 * 1024 * 1024))

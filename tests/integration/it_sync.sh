@@ -15,41 +15,9 @@ set -e
 mkdir -p "$T/src"
 "$UC" keygen --out "$T/pub" >/dev/null 2>&1
 "$UC" keygen --out "$T/other" >/dev/null 2>&1
-node() { # DIR NAME DOWNSTREAMS: a TLS node config with its own certificate
-    "$UC" mkcert "$2" --out "$1/pki" >/dev/null 2>&1
-    make_conf "$1" <<EOF2
-name = $2
-listen = 127.0.0.1
-port_file = $1/ports
-pid_file = $1/pid
-access_log = $1/access.log
-workers = 2
-[tls]
-cert = $1/pki/$2.pem
-key = $1/pki/$2.key
-[auth]
-downstreams = $3
-EOF2
-}
-upstream() { # DIR UP_NAME UP_PORT UP_CA ID SECRET [KEY]: point a node at an upstream
-    cat >>"$1/uc.conf" <<EOF2
-[upstream]
-url = https://$2:$3/
-ca_file = $4
-resolve = $2:$3:127.0.0.1
-publisher_keys = ${7:-$T/pub.pub}
-downstream_id = $5
-downstream_secret = $6
-parallel = 4
-EOF2
-}
-url_of() {
-    local s
-    s=$(sha1sum <"$1" | cut -c1-40)
-    s=${s^^}
-    printf '/Content/%s/%s.%s' "${s: -2}" "$s" "${1##*.}"
-}
-
+node() { tls_node "$@"; }
+upstream() { sync_from "$1" "$2" "$3" "$4" "$5" "$6" "${7:-$T/pub.pub}"; }
+url_of() { content_url "$1"; }
 # --- The root and its content.
 node "$T/root" root.updcache.test "ds1:sec-one, ds9:sec-nine"
 : >"$T/src/empty.txt"
@@ -87,11 +55,7 @@ done
 check "stats: one sync run, 5 files, 64 MiB+ synced" test "$(jq -c '[.sync_runs, .sync_files, .sync_bytes > 67108864, .updates]' "$T/ds1.stats")" = "[1,5,true,1]"
 check "stats: the root counted its ingest" test "$("$UC" stats --json --config "$T/root/uc.conf" | jq -c '[.ingest_files, .ingest_bytes]')" = "[5,$((1 + 4096 + 1024 * 1024 + 7 + 64 * 1024 * 1024))]"
 # The envelope at level three is the publisher's, byte for byte, and verifies with its key.
-page() { # CONF-DIR NAME PORT ID SECRET -> the updates array of the first page
-    local ck
-    ck=$(curl -sS -m 10 --cacert "$1/pki/ca.pem" --resolve "$2:$3:127.0.0.1" -u "$4:$5" -X POST "https://$2:$3/DSSAuthWebService/token" | jq -r .cookie)
-    curl -sS -m 10 --cacert "$1/pki/ca.pem" --resolve "$2:$3:127.0.0.1" -H "Authorization: Bearer $ck" "https://$2:$3/ServerSyncWebService/updates" | jq -c .updates
-}
+page() { tls_page "$@"; }
 check "envelopes identical at levels 1 and 2" test "$(page "$T/root" root.updcache.test "$RP" ds1 sec-one)" = "$(page "$T/ds1" ds1.updcache.test "$D1P" ds2 sec-two)"
 printf '\n[upstream]\npublisher_keys = %s\n' "$T/pub.pub" >"$T/keys.conf"
 "$UC" ls --config "$T/ds2/uc.conf" >"$T/ds2.ls" 2>&1 || true
@@ -176,7 +140,7 @@ refusal "single label" 2 "single-label name is not fully qualified" "https://roo
 refusal "untrusted CA" 1 "certificate of root.updcache.test is not trusted" "$R" "$T/ds1/pki/ca.pem" ds9 sec-nine "$T/pub.pub"
 refusal "CA only in SSL_CERT_FILE" 1 "is not trusted" "$R" "" ds9 sec-nine "$T/pub.pub" SSL_CERT_FILE="$T/root/pki/ca.pem"
 refusal "CA only in CURL_CA_BUNDLE" 1 "is not trusted" "$R" "" ds9 sec-nine "$T/pub.pub" CURL_CA_BUNDLE="$T/root/pki/ca.pem" SSL_CERT_DIR="$T/root/pki"
-refusal "wrong publisher key" 1 "nothing of this update is published" "$R" "$T/root/pki/ca.pem" ds9 sec-nine "$T/other.pub"
+refusal "wrong publisher key" 1 "refused: .*; kept in quarantine/ with the reason" "$R" "$T/root/pki/ca.pem" ds9 sec-nine "$T/other.pub"
 refusal "wrong DSS secret" 1 "refused downstream id 'ds9'" "$R" "$T/root/pki/ca.pem" ds9 wrong "$T/pub.pub"
 
 # --- Tampered envelopes at the root: the payload changed under its signature, and the
@@ -192,7 +156,8 @@ jq -c --arg s "$flip" '.signatures[0].sig = $s' <<<"$R1" >"$T/env-sig.json"
 make_file "$T/src/after.cab" 2222
 "$UC" add --config "$T/root/uc.conf" --key "$T/pub" --title after-tamper "$T/src/after.cab" >/dev/null 2>&1
 run_rc 1 "tampered envelopes: sync exits 1" "$UC" sync --once --config "$T/ds1/uc.conf"
-check "tampered envelopes: both refused" test "$(grep -c 'nothing of this update is published' <<<"$ERR")" = 2
+check "tampered envelopes: both refused" test "$(grep -c 'refused: .*sync goes on past it' <<<"$ERR")" = 2
+check "tampered envelopes: both kept in quarantine with a reason" test "$(find "$T/ds1/store/quarantine" -name 'envelope.*.json.reason' | wc -l)" = 2
 "$UC" ls --config "$T/ds1/uc.conf" >"$T/ds1.ls" 2>&1 || true
 check "tampered envelopes: neither published" bash -c "! grep -qE '11111111-|22222222-|changed title' '$T/ds1.ls'"
 check "the good update beside them is published" grep -q "after-tamper" "$T/ds1.ls"

@@ -87,6 +87,74 @@ finish() {
     [ "$FAIL" -eq 0 ]
 }
 
+# start_plain_daemon UPDCACHED DIR EXTRA-CONFIG-LINES [STORE]: a plain-port daemon on a port
+# the kernel picks, config DIR/uc.conf, stderr in DIR/daemon.err. Sets P and DPID.
+start_plain_daemon() {
+    local ucd=$1 dir=$2
+    mkdir -p "$dir"
+    printf '[server]\nstore = %s\n' "${4:-$dir/store}" >"$dir/uc.conf"
+    cat >>"$dir/uc.conf" <<EOF2
+http_port = 0
+port_file = $dir/ports
+access_log = off
+$3
+EOF2
+    rm -f "$dir/ports"
+    "$ucd" --config "$dir/uc.conf" 2>"$dir/daemon.err" &
+    DPID=$!
+    cleanup_hooks+=("kill $DPID 2>/dev/null")
+    for _ in $(seq 200); do [ -s "$dir/ports" ] && break; sleep 0.05; done
+    P=$(sed -n 's/^http=//p' "$dir/ports" 2>/dev/null || true)
+}
+
+# tls_node DIR NAME DOWNSTREAMS: a TLS node config (DIR/uc.conf) with its own lab
+# certificate for NAME, accepting the ID:SECRET list DOWNSTREAMS.
+tls_node() {
+    "$UC" mkcert "$2" --out "$1/pki" >/dev/null 2>&1
+    make_conf "$1" <<EOF2
+name = $2
+listen = 127.0.0.1
+port_file = $1/ports
+pid_file = $1/pid
+access_log = $1/access.log
+workers = 2
+[tls]
+cert = $1/pki/$2.pem
+key = $1/pki/$2.key
+[auth]
+downstreams = $3
+EOF2
+}
+
+# sync_from DIR UP_NAME UP_PORT UP_CA ID SECRET KEY.pub: point DIR/uc.conf at an upstream.
+sync_from() {
+    cat >>"$1/uc.conf" <<EOF2
+[upstream]
+url = https://$2:$3/
+ca_file = $4
+resolve = $2:$3:127.0.0.1
+publisher_keys = $7
+downstream_id = $5
+downstream_secret = $6
+parallel = 4
+EOF2
+}
+
+# tls_page CONF-DIR NAME PORT ID SECRET: the updates array of a node's first page.
+tls_page() {
+    local ck
+    ck=$(curl -sS -m 10 --cacert "$1/pki/ca.pem" --resolve "$2:$3:127.0.0.1" -u "$4:$5" -X POST "https://$2:$3/DSSAuthWebService/token" | jq -r .cookie)
+    curl -sS -m 10 --cacert "$1/pki/ca.pem" --resolve "$2:$3:127.0.0.1" -H "Authorization: Bearer $ck" "https://$2:$3/ServerSyncWebService/updates" | jq -c .updates
+}
+
+# content_url FILE: /Content/XX/<SHA1>.<ext> of a file.
+content_url() {
+    local s
+    s=$(sha1sum <"$1" | cut -c1-40)
+    s=${s^^}
+    printf '/Content/%s/%s.%s' "${s: -2}" "$s" "${1##*.}"
+}
+
 # start_tls_daemon UPDCACHED CONF PORTSFILE ERRFILE: pick a free pair of ports P (TLS) and
 # P-1 (plain), write "https_port = P" into CONF's [server] section, start the daemon and
 # wait for its port file. A pair taken in between makes the daemon exit with "Address

@@ -110,6 +110,46 @@ static void test_meta_rejects_bad_records(void **state)
     }
 }
 
+/* One SHA-1 twice in a record: the same file listed twice is fine, two files are not. */
+static void test_meta_one_sha1_two_files(void **state)
+{
+    (void)state;
+    const char *what[] = {NULL, "size", "SHA-256", "url"};
+    for (size_t c = 0; c < UC_ARRAY_LEN(what); c++) {
+        struct uc_update_file files[4];
+        struct uc_update u = sample(files);
+        files[2] = files[0];
+        snprintf(files[2].name, UC_NAME_MAX, "again.cab");
+        files[3] = files[1];
+        if (c == 1)
+            files[2].size++;
+        else if (c == 2)
+            files[2].sha256[31] ^= 1;
+        else if (c == 3)
+            snprintf(files[2].suffix, UC_SUFFIX_MAX, ".exe");
+        u.nfiles = 4;
+        u.files = files;
+        char *json;
+        size_t len;
+        struct uc_update back;
+        struct uc_errbuf eb = {{0}};
+        assert_int_equal(uc_update_encode(&u, &json, &len), 0);
+        int rc = uc_update_decode(json, len, &back, &eb);
+        free(json);
+        if (!what[c]) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(back.nfiles, 4);
+            uc_update_free(&back);
+            continue;
+        }
+        assert_int_equal(rc, UC_EPARSE);
+        if (!strstr(eb.msg, what[c]) || !strstr(eb.msg, "files[0] and files[2]") ||
+            !strstr(eb.msg, "ABABABABAB"))
+            fail_msg("case %zu: '%s' does not name both files, the SHA-1 and '%s'", c, eb.msg,
+                     what[c]);
+    }
+}
+
 static void test_meta_suffix_rules(void **state)
 {
     (void)state;
@@ -146,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_meta_round_trip),
         cmocka_unit_test(test_meta_rejects_bad_records),
         cmocka_unit_test(test_meta_suffix_rules),
+        cmocka_unit_test(test_meta_one_sha1_two_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
