@@ -121,6 +121,8 @@ static bool take_envelope(struct run *r, json_t *je, size_t idx, struct upd *u)
         rc = uc_dsse_verify(&env, UC_DSSE_TYPE, r->keys, r->nkeys, NULL, &eb);
     if (!rc)
         rc = uc_update_decode((const char *)env.payload, env.payload_len, &u->rec, &eb);
+    else if (env.payload) /* only to name the update it claims to be in the refusal */
+        uc_update_decode((const char *)env.payload, env.payload_len, &u->rec, NULL);
     uc_envelope_free(&env);
     MDB_txn *txn = NULL;
     uint64_t stored = 0;
