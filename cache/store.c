@@ -403,21 +403,46 @@ static int conflict(struct uc_store *st, const struct uc_staged *s, const char *
                    mine, (unsigned long long)s->dg.size, st->root);
 }
 
-/* Is item i a second copy of an earlier item? UC_ECONFLICT when it has their SHA-1 only. */
-static int listed_before(struct uc_store *st, struct uc_staged *items, size_t i,
-                         struct uc_errbuf *eb)
+static int by_sha1(const void *a, const void *b, void *items)
 {
-    for (size_t j = 0; j < i; j++) {
-        if (memcmp(items[j].dg.sha1, items[i].dg.sha1, UC_SHA1_LEN))
+    const struct uc_staged *it = items;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = memcmp(it[i].dg.sha1, it[j].dg.sha1, UC_SHA1_LEN);
+    return c ? c : (i > j) - (i < j);
+}
+
+/*
+ * A second copy of one file in items is marked duplicate (renamed once); a second file
+ * with the SHA-1 of another is UC_ECONFLICT. Sorted, so a publish of many files stays
+ * O(n log n).
+ */
+static int find_repeats(struct uc_store *st, struct uc_staged *items, size_t n,
+                        struct uc_errbuf *eb)
+{
+    if (n < 2)
+        return 0;
+    size_t *ix = malloc(n * sizeof(*ix));
+    if (!ix)
+        return uc_errf(eb, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ix[i] = i;
+    qsort_r(ix, n, sizeof(*ix), by_sha1, items);
+    int rc = 0;
+    for (size_t k = 1, first = 0; !rc && k < n; k++) {
+        struct uc_staged *a = &items[ix[first]], *b = &items[ix[k]];
+        if (memcmp(a->dg.sha1, b->dg.sha1, UC_SHA1_LEN)) {
+            first = k;
             continue;
+        }
         char lb[96], what[160];
-        if (items[j].dg.size == items[i].dg.size &&
-            !memcmp(items[j].dg.sha256, items[i].dg.sha256, UC_SHA256_LEN))
-            return 1;
-        snprintf(what, sizeof(what), "listed as %s", staged_label(&items[j], lb, sizeof(lb)));
-        return conflict(st, &items[i], what, items[j].dg.size, items[j].dg.sha256, eb);
+        snprintf(what, sizeof(what), "listed as %s", staged_label(a, lb, sizeof(lb)));
+        if (a->dg.size == b->dg.size && !memcmp(a->dg.sha256, b->dg.sha256, UC_SHA256_LEN))
+            b->duplicate = true;
+        else
+            rc = conflict(st, b, what, a->dg.size, a->dg.sha256, eb);
     }
-    return 0;
+    free(ix);
+    return rc;
 }
 
 static int check_revision(struct uc_store *st, MDB_txn *txn, const struct uc_publish_update *upd,
@@ -443,15 +468,13 @@ static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n,
 {
     MDB_txn *txn = NULL;
     int rc = uc_index_begin(st->ix, true, &txn);
-    if (!rc && upd && (rc = check_revision(st, txn, upd, eb)))
+    if (!rc &&
+        ((upd && (rc = check_revision(st, txn, upd, eb))) || (rc = find_repeats(st, items, n, eb))))
         goto fail;
     for (size_t i = 0; !rc && i < n; i++) {
         struct uc_staged *it = &items[i];
-        if ((rc = listed_before(st, items, i, eb)) != 0) {
-            it->duplicate = rc > 0;
-            rc = rc > 0 ? 0 : rc;
+        if (it->duplicate)
             continue;
-        }
         struct uc_file_rec rec;
         rc = uc_index_get_file(st->ix, txn, it->dg.sha1, &rec);
         if (rc == 0 && rec.state != UC_FILE_QUARANTINED &&

@@ -3,6 +3,7 @@
  * (PENDING, rename, PRESENT), duplicates, quarantine of staged and published files.
  */
 #include "store.h"
+#include "strparse.h"
 #include "uc_test.h"
 
 #include <errno.h>
@@ -34,6 +35,17 @@ static size_t count_entries(const char *path)
     while ((e = readdir(d)))
         n += e->d_name[0] != '.';
     closedir(d);
+    return n;
+}
+
+static size_t count_content(const char *root)
+{
+    char p[PATH_MAX + 16];
+    size_t n = 0;
+    for (int x = 0; x < 256; x++) {
+        snprintf(p, sizeof(p), "%s/Content/%02X", root, x);
+        n += count_entries(p);
+    }
     return n;
 }
 
@@ -171,10 +183,63 @@ static void test_store_space_floor(void **state)
     uct_rmrf(dir);
 }
 
+/* One SHA-1 for two files (forged onto a staged copy: a collision without the vectors):
+ * nothing of the publish is stored; a second copy of one file is renamed once. */
+static void test_store_publish_same_sha1(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir(), root[PATH_MAX], p[PATH_MAX * 2];
+    snprintf(root, sizeof(root), "%s/store", dir);
+    struct uc_store *st;
+    struct uc_errbuf eb = {{0}};
+    assert_int_equal(uc_store_open(root, true, false, &st, &eb), 0);
+    struct uc_staged s[3];
+    assert_int_equal(stage_bytes(st, dir, "first", 5, &s[0]), 0);
+    assert_int_equal(stage_bytes(st, dir, "first", 5, &s[1]), 0);
+    assert_int_equal(uc_store_publish(st, s, 2, NULL, NULL, &eb), 0);
+    assert_int_equal(count_content(root), 1);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(count_entries(p), 0);
+
+    /* Another file under the stored SHA-1: refused, naming both SHA-256. */
+    uint8_t sha1[UC_SHA1_LEN], sha256[UC_SHA256_LEN];
+    assert_int_equal(stage_bytes(st, dir, "first", 5, &s[0]), 0);
+    memcpy(sha1, s[0].dg.sha1, UC_SHA1_LEN);
+    memcpy(sha256, s[0].dg.sha256, UC_SHA256_LEN);
+    uc_store_discard(st, &s[0]);
+    assert_int_equal(stage_bytes(st, dir, "other", 5, &s[0]), 0);
+    memcpy(s[0].dg.sha1, sha1, UC_SHA1_LEN);
+    struct uc_publish_update upd = {"aaaaaaaa-0000-4000-8000-000000000002", 1, "{}", 2};
+    assert_int_equal(uc_store_publish(st, s, 1, &upd, NULL, &eb), UC_ECONFLICT);
+    char hex[65];
+    uc_hex_encode(sha256, UC_SHA256_LEN, hex, false);
+    assert_non_null(strstr(eb.msg, hex));
+    assert_non_null(strstr(eb.msg, "SHA-1 collision"));
+    MDB_txn *txn;
+    struct uc_update_rec ur;
+    assert_int_equal(uc_index_begin(st->ix, false, &txn), 0);
+    assert_int_equal(uc_index_get_update(st->ix, txn, upd.id, &ur), UC_ENOTFOUND);
+    uc_index_abort(txn);
+
+    /* Two files with one SHA-1 in one publish: refused whole. */
+    assert_int_equal(stage_bytes(st, dir, "third", 5, &s[0]), 0);
+    assert_int_equal(stage_bytes(st, dir, "forth", 5, &s[1]), 0);
+    assert_int_equal(stage_bytes(st, dir, "fifth", 5, &s[2]), 0);
+    memcpy(s[2].dg.sha1, s[0].dg.sha1, UC_SHA1_LEN);
+    assert_int_equal(uc_store_publish(st, s, 3, NULL, NULL, &eb), UC_ECONFLICT);
+    assert_non_null(strstr(eb.msg, "listed as"));
+    assert_int_equal(count_content(root), 1);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(count_entries(p), 0);
+    uc_store_close(st);
+    uct_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_publish_flow),
+        cmocka_unit_test(test_store_publish_same_sha1),
         cmocka_unit_test(test_store_quarantine_staged_and_discard),
         cmocka_unit_test(test_store_large_file_direct_path),
         cmocka_unit_test(test_store_space_floor),
