@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "strparse.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -110,12 +111,55 @@ static int create_fresh(const char *root, struct uc_errbuf *eb)
     return rc;
 }
 
+static bool is_part(const char *name)
+{
+    for (size_t i = 0; i < UC_ARRAY_LEN(parts); i++)
+        if (!strcmp(name, parts[i]))
+            return true;
+    return false;
+}
+
+/*
+ * May an existing directory become a store in place? Yes when it is one (it has index/),
+ * or holds nothing but parts of one (empty, as systemd's StateDirectory= and package
+ * scripts make it, or a layout another process is making right now). Anything else is
+ * refused, naming what is there.
+ */
+static int check_existing(const char *root, struct uc_errbuf *eb)
+{
+    DIR *d = opendir(root);
+    if (!d)
+        return uc_errf(eb, -errno, "%s: cannot open store: %s", root, strerror(errno));
+    char found[256] = "";
+    size_t nfound = 0;
+    bool has_index = false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        has_index |= !strcmp(e->d_name, "index");
+        if (is_part(e->d_name) || nfound++ >= 3)
+            continue;
+        size_t at = strlen(found);
+        snprintf(found + at, sizeof(found) - at, "%s'%.60s'", at ? ", " : "", e->d_name);
+    }
+    closedir(d);
+    if (has_index || !nfound)
+        return 0;
+    return uc_errf(eb, -ENOTEMPTY,
+                   "%s: not an updcache store and not empty (found %s%s); give [server] store "
+                   "an empty or new directory",
+                   root, found, nfound > 3 ? ", ..." : "");
+}
+
 int uc_store_open(const char *root, bool create, bool readonly, struct uc_store **out,
                   struct uc_errbuf *eb)
 {
     int rc;
     struct stat sb;
     if (create && !readonly && stat(root, &sb) && errno == ENOENT && (rc = create_fresh(root, eb)))
+        return rc;
+    if (create && !readonly && (rc = check_existing(root, eb)))
         return rc;
     struct uc_store *st = calloc(1, sizeof(*st));
     if (!st)

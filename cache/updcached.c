@@ -56,18 +56,10 @@ static int open_store(struct uc_daemon *d)
     const struct uc_config *cfg = &d->boot->cfg;
     struct uc_errbuf eb = {{0}};
     struct uc_store *st = NULL;
-    /* A fresh machine may start the daemon before the first ingest: make the layout. Any
-     * other failure (a newer schema, permissions) is reported as it is. */
-    if (access(cfg->store, F_OK) != 0) {
-        if (uc_store_open(cfg->store, true, false, &st, &eb)) {
-            fprintf(stderr, "updcached: %s\n", eb.msg);
-            return -1;
-        }
-        uc_store_close(st);
-    }
-    /* Writable: the daemon records client reports (one LMDB writer at a time, shared
-     * with the tools; readers never wait). */
-    if (uc_store_open(cfg->store, false, false, &st, &eb)) {
+    /* A fresh machine may start the daemon before the first ingest: a missing or empty
+     * directory is made a store (SPEC §4). Writable: the daemon records client reports
+     * (one LMDB writer at a time, shared with the tools; readers never wait). */
+    if (uc_store_open(cfg->store, true, false, &st, &eb)) {
         fprintf(stderr, "updcached: %s\n", eb.msg);
         return -1;
     }

@@ -103,7 +103,11 @@ EOF2
     "$ucd" --config "$dir/uc.conf" 2>"$dir/daemon.err" &
     DPID=$!
     cleanup_hooks+=("kill $DPID 2>/dev/null")
-    for _ in $(seq 200); do [ -s "$dir/ports" ] && break; sleep 0.05; done
+    for _ in $(seq 200); do
+        [ -s "$dir/ports" ] && break
+        kill -0 "$DPID" 2>/dev/null || break
+        sleep 0.05
+    done
     P=$(sed -n 's/^http=//p' "$dir/ports" 2>/dev/null || true)
 }
 
