@@ -622,11 +622,15 @@ static int sync_once(struct uc_cli *cli)
         ex = UC_EXIT_FAIL;
         goto out;
     }
+    /* Files come from the paired plain port of the configured url (or content_url): behind
+     * a relay, NAT or balancer the upstream's own idea of its address is wrong (SPEC §7). */
     json_t *jc = json_loadb(body, len, 0, NULL);
     const char *cu = json_string_value(json_object_get(jc, "content_url"));
-    if (!cli->cfg.content_url && cu && !strncmp(cu, "http://", 7))
-        snprintf(r.net.content, sizeof(r.net.content), "%s%s", cu,
-                 cu[strlen(cu) - 1] == '/' ? "" : "/");
+    if (cu && strncmp(cu, r.net.content, strlen(cu)))
+        fprintf(stderr,
+                "updcache sync: the upstream says its files are at %s; fetching them from %s "
+                "(the paired plain port of [upstream] url, or [upstream] content_url)\n",
+                cu, r.net.content);
     json_decref(jc);
     free(body);
     uint64_t anchor = 0;

@@ -7,6 +7,7 @@
 #   - an envelope by an unconfigured publisher and a stale revision are refused, kept in
 #     quarantine/ with the reason, and the run publishes everything after them and moves
 #     the anchor past them (exit 1 naming them; the next run has nothing left to do);
+#   - behind a relay, files come from the paired plain port of the configured url;
 #   - a content port that trickles is cut off below the floor rate and retried.
 # Usage: it_sync_hostile.sh UPDCACHE UPDCACHED
 . "$(dirname "$0")/lib.sh"
@@ -80,6 +81,26 @@ for i in 1 2 3; do
     check "good-$i is in the downstream's store" test -f "$T/ds/store$(content_url "$T/good$i.cab")"
 done
 run_rc 0 "refused: downstream verify clean" "$UC" verify --config "$T/ds/uc.conf"
+
+# --- The upstream behind a relay: files come from the paired port of the configured url,
+# not from the address the upstream reports about itself.
+for _ in 1 2 3 4 5 6 7 8; do
+    M=$((20000 + RANDOM % 30000))
+    ss -Htln "( sport = :$M or sport = :$((M - 1)) )" | grep -q . || break
+done
+python3 "$(dirname "$0")/../fixtures/relay.py" --map "$M:$RP" --map "$((M - 1)):$((RP - 1))" \
+    --port-file "$T/relay.ports" --seconds 120 &
+cleanup_hooks+=("kill $! 2>/dev/null")
+for _ in $(seq 100); do [ -s "$T/relay.ports" ] && break; sleep 0.05; done
+tls_node "$T/ds3" ds3.sync.test ""
+sed -i '/^downstreams = $/d' "$T/ds3/uc.conf"
+sync_from "$T/ds3" root.sync.test "$M" "$T/root/pki/ca.pem" ds2 sec-two "$T/pub.pub"
+run_rc 1 "behind a relay: sync runs (the unconfigured publisher's envelope makes it exit 1)" "$UC" sync --once --config "$T/ds3/uc.conf"
+check "behind a relay: the four good updates are published through it" has "$ERR" "4 update\\(s\\) published, 4 file\\(s\\).*1 envelope\\(s\\) refused"
+check "behind a relay: says where the upstream claims its files are" has "$ERR" "the upstream says its files are at http://root.sync.test:$((RP - 1))/; fetching them from http://root.sync.test:$((M - 1))/"
+for i in 1 2 3; do
+    check "behind a relay: good-$i fetched" test -f "$T/ds3/store$(content_url "$T/good$i.cab")"
+done
 
 # --- A content port that trickles 2 bytes a second.
 make_file "$T/slow.cab" 4000
