@@ -64,6 +64,8 @@ static const struct key_def keys[] = {
     {"auth", "cookie_ttl", K_DURATION, F(cookie_ttl), false},
     {"store", "max_size", K_SIZE, F(max_size), false},
     {"store", "min_free", K_FREE, F(min_free_pct), false},
+    {"store", "index_size", K_SIZE, F(index_size), false},
+    {"store", "reports_keep", K_DURATION, F(reports_keep), false},
 };
 #undef F
 
@@ -320,6 +322,9 @@ static void check_rules(struct load_ctx *c)
     if (cfg->workers > UC_WORKERS_MAX)
         add_err(c, "%s:%d: [server] workers: %llu is more than %d; use 0 (one per core) or fewer",
                 c->file, line_of(c, "workers"), (unsigned long long)cfg->workers, UC_WORKERS_MAX);
+    if (cfg->index_size && cfg->index_size < ((uint64_t)1 << 20))
+        add_err(c, "%s:%d: [store] index_size: at least 1M (or leave it out: the index grows)",
+                c->file, line_of(c, "index_size"));
     if (!line_of(c, "https_port"))
         return;
     if (cfg->https_port < 2) {
@@ -388,6 +393,7 @@ int uc_config_defaults(struct uc_config *cfg)
     cfg->interval = 3600;
     cfg->cookie_ttl = 3600;
     cfg->min_free_pct = 5;
+    cfg->reports_keep = 30 * 86400;
     if (!cfg->listen || !cfg->store || !cfg->access_log || !cfg->error_log) {
         uc_config_free(cfg);
         return -ENOMEM;

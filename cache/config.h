@@ -54,6 +54,8 @@ struct uc_config {
     uint64_t max_size;
     uint64_t min_free_pct;   /* percent of the filesystem, when given as N% */
     uint64_t min_free_bytes; /* bytes, when given as a size */
+    uint64_t index_size;     /* upper bound of the LMDB map; 0 = grows (index.h) */
+    uint64_t reports_keep;   /* seconds client reports are kept */
 };
 
 /* Fill cfg with the defaults of SPEC §8 (paths absolute). */

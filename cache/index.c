@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* 1 GiB of address space; the file grows only as pages are used. */
-#define UC_INDEX_MAPSIZE ((size_t)1 << 30)
+/* Address space, not disk: the file grows only as pages are used, so without [store]
+ * index_size the map can grow this far. Every opener asks for the same size. */
+#define UC_INDEX_MAPSIZE ((size_t)64 << 30)
 #define FILE_REC_LEN 100
 
 struct uc_index {
@@ -150,6 +152,24 @@ void uc_index_close(struct uc_index *ix)
         return;
     mdb_env_close(ix->env);
     free(ix);
+}
+
+int uc_index_set_size(struct uc_index *ix, uint64_t bytes)
+{
+    return bytes ? uc_index_rc(mdb_env_set_mapsize(ix->env, (size_t)bytes)) : 0;
+}
+
+uint64_t uc_index_map_size(struct uc_index *ix)
+{
+    MDB_envinfo info;
+    return mdb_env_info(ix->env, &info) == 0 ? (uint64_t)info.me_mapsize : 0;
+}
+
+const char *uc_index_hint(int rc)
+{
+    return rc == MDB_MAP_FULL ? " (the index is full: raise [store] index_size, or let "
+                                "updcache gc prune old client reports)"
+                              : "";
 }
 
 MDB_env *uc_index_env(struct uc_index *ix)
@@ -513,4 +533,52 @@ void uc_index_read_stats(struct uc_index *ix, MDB_txn *txn, struct uc_store_stat
         {"sync_anchor", &out->sync_anchor}};
     for (size_t i = 0; i < UC_ARRAY_LEN(c); i++)
         uc_index_get_u64(ix, txn, c[i].key, c[i].dst); /* absent: stays 0 */
+}
+
+/* When a report was received: its "received" field (uc_rfc3339_now's form), or 0. */
+static int64_t received_at(const MDB_val *v)
+{
+    static const char tag[] = "\"received\":\"";
+    const char *p = memmem(v->mv_data, v->mv_size, tag, sizeof(tag) - 1);
+    struct tm tm = {0};
+    if (!p || (size_t)((const char *)v->mv_data + v->mv_size - p) < sizeof(tag) + 20)
+        return 0;
+    char when[21];
+    memcpy(when, p + sizeof(tag) - 1, 20);
+    when[20] = 0;
+    const char *end = strptime(when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return end && !*end ? (int64_t)timegm(&tm) : 0;
+}
+
+static uint64_t reports_bytes(struct uc_index *ix, MDB_txn *txn)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, ix->reports, &st))
+        return 0;
+    return (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+}
+
+int uc_index_prune_reports(struct uc_index *ix, MDB_txn *txn, int64_t before, uint64_t max_bytes,
+                           size_t *removed)
+{
+    *removed = 0;
+    if (!ix->reports)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ix->reports, &cur);
+    if (rc)
+        return uc_index_rc(rc);
+    MDB_val k, v;
+    bool over = reports_bytes(ix, txn) > max_bytes;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        if (!over && received_at(&v) >= before)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        /* The page count moves only as pages empty: look again every so often. */
+        if (++*removed % 64 == 0)
+            over = reports_bytes(ix, txn) > max_bytes;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : uc_index_rc(rc);
 }

@@ -72,6 +72,15 @@ struct uc_index;
 int uc_index_open(const char *dir, bool readonly, struct uc_index **out, struct uc_errbuf *eb);
 void uc_index_close(struct uc_index *ix);
 
+/*
+ * Bound the map at bytes ([store] index_size; 0 keeps the default, which lets it grow
+ * far). Call right after open, before any transaction of this process.
+ */
+int uc_index_set_size(struct uc_index *ix, uint64_t bytes);
+uint64_t uc_index_map_size(struct uc_index *ix);
+/* What to tell an operator about an index error, e.g. a full map ("" when nothing). */
+const char *uc_index_hint(int rc);
+
 /* The LMDB environment, for callers that keep their own reset/renewed read txn. */
 MDB_env *uc_index_env(struct uc_index *ix);
 
@@ -133,6 +142,16 @@ int uc_index_put_report(struct uc_index *ix, MDB_txn *txn, const char *json, siz
 typedef int (*uc_index_report_cb)(void *ctx, uint64_t seq, const char *json, size_t len);
 int uc_index_each_report(struct uc_index *ix, MDB_txn *txn, uint64_t since, uc_index_report_cb fn,
                          void *ctx);
+
+/*
+ * Drop client reports from the oldest on: those received before the unix time before,
+ * and more while the reports take more than max_bytes of the map, so that reports
+ * never crowd out the records that matter. *removed counts them.
+ */
+int uc_index_prune_reports(struct uc_index *ix, MDB_txn *txn, int64_t before, uint64_t max_bytes,
+                           size_t *removed);
+/* The share of the map client reports may take. */
+#define UC_INDEX_REPORTS_SHARE 4 /* one quarter */
 
 /* Map an LMDB return code onto the uc_err convention. */
 int uc_index_rc(int mdb_rc);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BATCH 256
 
@@ -69,24 +70,35 @@ struct uc_reports {
     struct item *q; /* ring of cap items */
     size_t cap, head, n;
     bool stop;
-    _Atomic uint64_t stored;
+    int64_t keep; /* seconds */
+    _Atomic uint64_t stored, pruned;
 };
 
 static void write_batch(struct uc_reports *r, struct item *b, size_t n)
 {
     MDB_txn *txn;
+    uint64_t bytes = 0, budget = uc_index_map_size(r->ix) / UC_INDEX_REPORTS_SHARE;
+    for (size_t i = 0; i < n; i++)
+        bytes += b[i].len + 64;
+    size_t pruned = 0;
     int rc = uc_index_begin(r->ix, true, &txn);
+    /* Room first, in the same transaction: old reports go before new ones are added. */
+    if (!rc)
+        rc = uc_index_prune_reports(r->ix, txn, (int64_t)time(NULL) - r->keep,
+                                    budget > bytes ? budget - bytes : 0, &pruned);
     for (size_t i = 0; !rc && i < n; i++)
         rc = uc_index_put_report(r->ix, txn, b[i].rec, b[i].len, NULL);
     if (!rc)
         rc = uc_index_commit(txn);
     else
         uc_index_abort(txn);
-    if (rc)
-        fprintf(stderr, "updcached: %zu client report(s) lost: cannot write the index (%s)\n", n,
-                rc < 0 && rc > -4096 ? strerror(-rc) : "LMDB error");
-    else
+    if (rc) {
+        fprintf(stderr, "updcached: %zu client report(s) lost: cannot write the index: %s%s\n", n,
+                uc_strerror(rc), uc_index_hint(rc));
+    } else {
         atomic_fetch_add(&r->stored, n);
+        atomic_fetch_add(&r->pruned, pruned);
+    }
     for (size_t i = 0; i < n; i++)
         free(b[i].rec);
 }
@@ -115,7 +127,8 @@ static void *writer(void *arg)
     return NULL;
 }
 
-int uc_reports_start(struct uc_index *ix, size_t max_queued, struct uc_reports **out)
+int uc_reports_start(struct uc_index *ix, size_t max_queued, uint64_t keep_secs,
+                     struct uc_reports **out)
 {
     struct uc_reports *r = calloc(1, sizeof(*r));
     if (!r || !(r->q = calloc(max_queued, sizeof(*r->q)))) {
@@ -124,6 +137,7 @@ int uc_reports_start(struct uc_index *ix, size_t max_queued, struct uc_reports *
     }
     r->ix = ix;
     r->cap = max_queued;
+    r->keep = (int64_t)keep_secs;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     int rc = pthread_create(&r->thread, NULL, writer, r);

@@ -31,7 +31,8 @@ int uc_report_build(enum uc_report_kind kind, const char *peer, bool tls, const 
 struct uc_reports;
 
 /* Start the writer thread over ix (opened writable), holding at most max_queued. */
-int uc_reports_start(struct uc_index *ix, size_t max_queued, struct uc_reports **out);
+int uc_reports_start(struct uc_index *ix, size_t max_queued, uint64_t keep_secs,
+                     struct uc_reports **out);
 /* Queue a record (ownership passes on success); false when the queue is full. */
 bool uc_reports_push(struct uc_reports *r, char *record, size_t len);
 /* Write what is queued, stop the thread, free. */

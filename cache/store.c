@@ -544,10 +544,11 @@ static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n,
         rc = uc_index_put_file(st->ix, txn, &rec);
     }
     if (!rc)
-        return (rc = uc_index_commit(txn))
-                   ? uc_errf(eb, rc, "%s/index: commit: %s", st->root, uc_strerror(rc))
-                   : 0;
-    uc_errf(eb, rc, "%s/index: recording pending files: %s", st->root, uc_strerror(rc));
+        return (rc = uc_index_commit(txn)) ? uc_errf(eb, rc, "%s/index: commit: %s%s", st->root,
+                                                     uc_strerror(rc), uc_index_hint(rc))
+                                           : 0;
+    uc_errf(eb, rc, "%s/index: recording pending files: %s%s; nothing published", st->root,
+            uc_strerror(rc), uc_index_hint(rc));
 fail:
     uc_index_abort(txn);
     return rc;
@@ -610,13 +611,16 @@ static int mark_present(struct uc_store *st, struct uc_staged *items, size_t n, 
         rc = 0;
     if (rc) {
         uc_index_abort(txn);
-        return uc_errf(eb, rc, "%s/index: %s%s", st->root, uc_strerror(rc),
+        return uc_errf(eb, rc, "%s/index: %s%s; the files are pending: re-run to publish", st->root,
+                       uc_strerror(rc),
                        rc == UC_ESTALE ? " (an update with this id and a revision at least as "
                                          "high is stored; raise --revision)"
-                                       : "");
+                                       : uc_index_hint(rc));
     }
     rc = uc_index_commit(txn);
-    return rc ? uc_errf(eb, rc, "%s/index: commit: %s", st->root, uc_strerror(rc)) : 0;
+    return rc ? uc_errf(eb, rc, "%s/index: commit: %s%s", st->root, uc_strerror(rc),
+                        uc_index_hint(rc))
+              : 0;
 }
 
 int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,

@@ -59,8 +59,10 @@ static int open_store(struct uc_daemon *d)
     /* A fresh machine may start the daemon before the first ingest: a missing or empty
      * directory is made a store (SPEC §4). Writable: the daemon records client reports
      * (one LMDB writer at a time, shared with the tools; readers never wait). */
-    if (uc_store_open(cfg->store, true, false, &st, &eb)) {
-        fprintf(stderr, "updcached: %s\n", eb.msg);
+    int rc = uc_store_open(cfg->store, true, false, &st, &eb);
+    if (rc || (rc = uc_index_set_size(st->ix, cfg->index_size))) {
+        fprintf(stderr, "updcached: %s\n", eb.msg[0] ? eb.msg : uc_strerror(rc));
+        uc_store_close(st);
         return -1;
     }
     d->store = st;
@@ -126,7 +128,7 @@ static int start_workers(struct uc_daemon *d, pthread_t *threads)
 
 static int start_reports(struct uc_daemon *d)
 {
-    int rc = uc_reports_start(d->store->ix, 4096, &d->reports);
+    int rc = uc_reports_start(d->store->ix, 4096, d->boot->cfg.reports_keep, &d->reports);
     if (rc)
         fprintf(stderr, "updcached: cannot start the report writer: %s\n", strerror(-rc));
     return rc;

@@ -43,6 +43,12 @@ int cli_open_store(struct uc_cli *cli, bool create, bool readonly, struct uc_sto
         cli_err(cli, "%s", eb.msg);
         return rc == UC_ESCHEMA ? UC_EXIT_USAGE : UC_EXIT_FAIL;
     }
+    if ((rc = uc_index_set_size((*out)->ix, cli->cfg.index_size))) {
+        cli_err(cli, "[store] index_size: %s", uc_strerror(rc));
+        uc_store_close(*out);
+        *out = NULL;
+        return UC_EXIT_FAIL;
+    }
     (*out)->min_free_pct = cli->cfg.min_free_pct;
     (*out)->min_free_bytes = cli->cfg.min_free_bytes;
     return UC_EXIT_OK;

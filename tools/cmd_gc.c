@@ -7,6 +7,9 @@
  *    again in a fresh read transaction just before removal, because an ingest records a
  *    file as PENDING before it renames it into Content/.
  *
+ *  - client reports older than [store] reports_keep, and the oldest beyond their share
+ *    of the index map (the daemon prunes the same way as it writes them).
+ *
  * Eviction above [store] max_size comes with the daemon's access tracking.
  */
 #include "cli.h"
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct gc_job {
@@ -93,6 +97,29 @@ static void clean_orphans(struct gc_job *j)
     }
 }
 
+static void prune_reports(struct gc_job *j)
+{
+    MDB_txn *txn;
+    size_t n = 0;
+    int64_t before = (int64_t)time(NULL) - (int64_t)j->cli->cfg.reports_keep;
+    int rc = uc_index_begin(j->st->ix, true, &txn);
+    if (!rc)
+        rc = uc_index_prune_reports(j->st->ix, txn, before,
+                                    uc_index_map_size(j->st->ix) / UC_INDEX_REPORTS_SHARE, &n);
+    if (!rc && !j->dry)
+        rc = uc_index_commit(txn);
+    else
+        uc_index_abort(txn);
+    if (rc) {
+        cli_err(j->cli, "%s/index: pruning client reports: %s", j->st->root, uc_strerror(rc));
+        j->failed++;
+    } else if (n) {
+        printf("%s %zu client report%s (older than [store] reports_keep, or past their share "
+               "of the index)\n",
+               j->dry ? "would prune" : "pruned", n, n == 1 ? "" : "s");
+    }
+}
+
 int cmd_gc(struct uc_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"dry-run", no_argument, 0, 'n'},
@@ -110,7 +137,8 @@ int cmd_gc(struct uc_cli *cli, int argc, char **argv)
         } else if (c == 'h') {
             printf("usage: updcache gc [--dry-run] [--config F]\n\n"
                    "Remove leftovers of interrupted ingests from tmp/ and orphan files under\n"
-                   "Content/ that the index does not name. --dry-run only lists them.\n");
+                   "Content/ that the index does not name; prune client reports older than\n"
+                   "[store] reports_keep. --dry-run only lists them.\n");
             return UC_EXIT_OK;
         } else {
             return UC_EXIT_USAGE;
@@ -125,6 +153,7 @@ int cmd_gc(struct uc_cli *cli, int argc, char **argv)
         return ex;
     clean_tmp(&j);
     clean_orphans(&j);
+    prune_reports(&j);
     char b[32];
     fprintf(stderr, "updcache gc: %s %zu file%s, %s%s\n", j.dry ? "would remove" : "removed",
             j.removed, j.removed == 1 ? "" : "s", uc_fmt_bytes(j.bytes, b, sizeof(b)),

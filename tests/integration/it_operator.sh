@@ -2,7 +2,10 @@
 # What a new operator meets (issue 11): an existing empty store directory, as systemd's
 # StateDirectory= or a package's postinst makes it, is made into a store by whichever of
 # the daemon or a tool comes first, also when both start at the same moment; a
-# non-empty directory that is not a store is refused, naming what is there.
+# non-empty directory that is not a store is refused, naming what is there. The index
+# never stops the store: a flood of client reports into a small [store] index_size
+# prunes the oldest and publishing goes on; a map that really fills is a clear error
+# that loses nothing published, and the next publish after gc's pruning works.
 # Usage: it_operator.sh UPDCACHE UPDCACHED
 . "$(dirname "$0")/lib.sh"
 UCD=${2:?usage: $0 updcache updcached}
@@ -55,4 +58,70 @@ check "nothing was written there" test "$(ls -A "$T/ne/store" | wc -l)" = 2
 start_plain_daemon "$UCD" "$T/ne" "" "$T/ne/store"
 check "the daemon refuses it too" test -z "$P"
 check "the daemon names what was found" grep -q "not an updcache store and not empty" "$T/ne/daemon.err"
+# --- The index under a flood of reports (index_size = 2M: reports may take 512K).
+# post_reports PORT N: N reports of ~1.5 KB each over one keep-alive connection; prints
+# how many were answered 202.
+post_reports() {
+    python3 - "$1" "$2" <<'EOF2'
+import http.client, json, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+body = json.dumps({"client": "pc-flood", "events": [{"id": i, "text": "x" * 60} for i in range(20)]})
+ok = 0
+for _ in range(n):
+    c.request("POST", "/ReportingWebService/events", body, {"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    ok += r.status == 202
+print(ok)
+EOF2
+}
+make_conf "$T/ix" <<EOF2
+[store]
+index_size = 2M
+EOF2
+start_plain_daemon "$UCD" "$T/ixd" "[store]
+index_size = 2M" "$T/ix/store"
+check "flood: 4,000 reports accepted" test "$(post_reports "$P" 4000)" = 4000
+sleep 1.5 # the writer commits in batches
+n=$("$UC" reports --config "$T/ix/uc.conf" --limit 100000 | wc -l)
+first=$("$UC" reports --config "$T/ix/uc.conf" --limit 1 | jq .seq)
+check "flood: the oldest reports were pruned ($n kept, oldest seq $first)" test "$n" -lt 4000 -a "$first" -gt 1
+check "flood: the newest are kept" test "$("$UC" reports --config "$T/ix/uc.conf" --since 3999 | jq .seq)" = 4000
+check "flood: no report lost to a full index" bash -c "! grep -q 'lost' '$T/ixd/daemon.err'"
+run_rc 0 "flood: publishing still works" "$UC" add --config "$T/ix/uc.conf" --key "$T/pub" --title after-flood "$T/f.cab"
+check "flood: the daemon still serves" test "$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P$(content_url "$T/f.cab")")" = 200
+kill "$DPID" && wait "$DPID" 2>/dev/null || true
+
+# --- A map that really fills (index_size = 1M), then gc prunes old reports and the next
+# publish works.
+make_conf "$T/full" <<EOF2
+[store]
+index_size = 1M
+EOF2
+start_plain_daemon "$UCD" "$T/fulld" "[store]
+index_size = 1M" "$T/full/store"
+post_reports "$P" 120 >/dev/null
+sleep 1.5
+kill "$DPID" && wait "$DPID" 2>/dev/null || true
+mkdir -p "$T/many"
+for i in $(seq 400); do printf 'file %d\n' "$i" >"$T/many/f$i.txt"; done
+filled=0
+for round in $(seq 30); do
+    for i in $(seq 400); do printf 'round %d file %d\n' "$round" "$i" >"$T/many/f$i.txt"; done
+    if ! "$UC" add --config "$T/full/uc.conf" --key "$T/pub" --title "round $round" "$T/many"/*.txt >/dev/null 2>"$T/full.err"; then
+        filled=$round
+        break
+    fi
+done
+check "full map: an add fails (round $filled of 30)" test "$filled" -gt 0
+check "full map: the error says the index is full and what to do" grep -q "MDB_MAP_FULL.*the index is full: raise \[store\] index_size" "$T/full.err"
+run_rc 0 "full map: verify clean (nothing published lost)" "$UC" verify --config "$T/full/uc.conf"
+check "full map: every round before it is listed" test "$("$UC" ls --config "$T/full/uc.conf" | grep -cP '^\d+\t\S+\tr1\t.*\tround \d+\t')" = $((filled - 1))
+printf 'reports_keep = 1s\n' >>"$T/full/uc.conf"
+sleep 2.1
+run_rc 0 "full map: gc prunes the old reports" "$UC" gc --config "$T/full/uc.conf"
+check "full map: gc said so" has "$OUT" "pruned 120 client reports"
+make_file "$T/small.cab" 100
+run_rc 0 "full map: the next publish works" "$UC" add --config "$T/full/uc.conf" --key "$T/pub" --title after-gc "$T/small.cab"
 finish
