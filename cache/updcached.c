@@ -15,6 +15,7 @@
 #include "reports.h"
 #include "settings.h"
 #include "tls_listener.h"
+#include "x509.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,17 @@ static void usage(FILE *f)
             UC_CONFIG_DEFAULT);
 }
 
+/* What configure-ssl checks about [tls] (SPEC §7): files exist and parse, the key is the
+ * certificate's, the certificate names [server] name and is valid now. */
 static int check_config(const struct uc_config *cfg)
 {
+    struct uc_errbuf eb = {{0}};
+    int64_t not_after;
+    if (cfg->https_port && uc_x509_check(cfg->name, cfg->tls_cert, cfg->tls_key, &not_after, &eb)) {
+        fprintf(stderr, "updcached: configuration error:\n%s: [tls]: %s\n",
+                cfg->path ? cfg->path : "(defaults)", eb.msg);
+        return 2;
+    }
     printf("config %s: ok\n", cfg->path ? cfg->path : "(none: defaults)");
     printf("http_port=%d\n", cfg->http_port);
     if (cfg->https_port)

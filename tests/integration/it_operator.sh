@@ -6,6 +6,7 @@
 # never stops the store: a flood of client reports into a small [store] index_size
 # prunes the oldest and publishing goes on; a map that really fills is a clear error
 # that loses nothing published, and the next publish after gc's pruning works.
+# --check-config checks [tls] as configure-ssl does and exits 2 naming the file.
 # Usage: it_operator.sh UPDCACHE UPDCACHED
 . "$(dirname "$0")/lib.sh"
 UCD=${2:?usage: $0 updcache updcached}
@@ -58,6 +59,35 @@ check "nothing was written there" test "$(ls -A "$T/ne/store" | wc -l)" = 2
 start_plain_daemon "$UCD" "$T/ne" "" "$T/ne/store"
 check "the daemon refuses it too" test -z "$P"
 check "the daemon names what was found" grep -q "not an updcache store and not empty" "$T/ne/daemon.err"
+# --- --check-config and [tls].
+"$UC" mkcert a.operator.test --out "$T/pki" >/dev/null 2>&1
+"$UC" mkcert b.operator.test --out "$T/pki2" >/dev/null 2>&1
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/old.key" 2>/dev/null
+openssl req -new -key "$T/old.key" -subj /CN=a.operator.test -addext subjectAltName=DNS:a.operator.test -out "$T/old.csr" 2>/dev/null
+openssl x509 -req -in "$T/old.csr" -signkey "$T/old.key" -out "$T/old.pem" -days -1 -copy_extensions copy 2>/dev/null
+tlsconf() { # CERT KEY [NAME] -> $T/tls.conf
+    printf '[server]\nstore = %s\nhttps_port = 8531\nname = %s\n[tls]\ncert = %s\nkey = %s\n' \
+        "$T/tlsstore" "${3:-a.operator.test}" "$1" "$2" >"$T/tls.conf"
+}
+tlsconf "$T/pki/a.operator.test.pem" "$T/pki/a.operator.test.key"
+run_rc 0 "check-config: a good [tls]" "$UCD" --config "$T/tls.conf" --check-config
+tlsconf "$T/pki/missing.pem" "$T/pki/a.operator.test.key"
+run_rc 2 "check-config: a missing certificate" "$UCD" --config "$T/tls.conf" --check-config
+check "check-config: names the missing file" has "$ERR" "$T/pki/missing.pem: No such file"
+printf 'not a certificate\n' >"$T/junk.pem"
+tlsconf "$T/junk.pem" "$T/pki/a.operator.test.key"
+run_rc 2 "check-config: a file that does not parse" "$UCD" --config "$T/tls.conf" --check-config
+check "check-config: names the unparsable file" has "$ERR" "$T/junk.pem: no PEM certificate"
+tlsconf "$T/pki/a.operator.test.pem" "$T/pki2/b.operator.test.key"
+run_rc 2 "check-config: a key of another certificate" "$UCD" --config "$T/tls.conf" --check-config
+check "check-config: says the key does not match" has "$ERR" "b.operator.test.key is not the private key of"
+tlsconf "$T/pki2/b.operator.test.pem" "$T/pki2/b.operator.test.key" a.operator.test
+run_rc 2 "check-config: a certificate for another name" "$UCD" --config "$T/tls.conf" --check-config
+check "check-config: names the name" has "$ERR" "a.operator.test"
+tlsconf "$T/old.pem" "$T/old.key"
+run_rc 2 "check-config: an expired certificate" "$UCD" --config "$T/tls.conf" --check-config
+check "check-config: says it expired" has "$ERR" "old.pem expired on"
+
 # --- The index under a flood of reports (index_size = 2M: reports may take 512K).
 # post_reports PORT N: N reports of ~1.5 KB each over one keep-alive connection; prints
 # how many were answered 202.

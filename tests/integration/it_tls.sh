@@ -195,11 +195,13 @@ check "TLS listener still serving" test -n "$(dss)"
 check "plain port still serving" cmp -s <(curl -sS -m 5 "$H$CU") "$T/src/a.cab"
 
 # --- The port pairing rule.
-printf '[server]\nhttps_port = 443\nname = a.example.org\n[tls]\ncert = /c\nkey = /k\n' >"$T/p443.conf"
+"$UC" mkcert a.example.org --out "$T/pp" >/dev/null 2>&1
+PPC="cert = $T/pp/a.example.org.pem\nkey = $T/pp/a.example.org.key"
+printf "[server]\nhttps_port = 443\nname = a.example.org\n[tls]\n$PPC\n" >"$T/p443.conf"
 check "443 pairs with 80" bash -c "'$UCD' --config '$T/p443.conf' --check-config | grep -qx http_port=80"
-printf '[server]\nhttps_port = 8531\nname = a.example.org\n[tls]\ncert = /c\nkey = /k\n' >"$T/p8531.conf"
+printf "[server]\nhttps_port = 8531\nname = a.example.org\n[tls]\n$PPC\n" >"$T/p8531.conf"
 check "8531 pairs with 8530" bash -c "'$UCD' --config '$T/p8531.conf' --check-config | grep -qx http_port=8530"
-printf '[server]\nhttps_port = 8531\nhttp_port = 8080\nname = a.example.org\n[tls]\ncert = /c\nkey = /k\n' >"$T/pbad.conf"
+printf "[server]\nhttps_port = 8531\nhttp_port = 8080\nname = a.example.org\n[tls]\n$PPC\n" >"$T/pbad.conf"
 run_rc 2 "contradicting http_port refused" "$UCD" --config "$T/pbad.conf" --check-config
 check "contradiction explained" has "$ERR" "http_port: 8080 contradicts https_port 8531.*8530"
 
