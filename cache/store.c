@@ -164,7 +164,7 @@ int uc_store_open(const char *root, bool create, bool readonly, struct uc_store 
     struct uc_store *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
-    st->root_fd = st->content_fd = st->tmp_fd = st->quarantine_fd = -1;
+    st->root_fd = st->content_fd = st->tmp_fd = st->quarantine_fd = st->daemon_fd = -1;
     st->root = strdup(root);
     st->min_free_pct = 5;
     rc = st->root ? open_dir(AT_FDCWD, root) : -ENOMEM;
@@ -206,7 +206,7 @@ void uc_store_close(struct uc_store *st)
     if (!st)
         return;
     uc_index_close(st->ix);
-    int fds[] = {st->root_fd, st->content_fd, st->tmp_fd, st->quarantine_fd};
+    int fds[] = {st->root_fd, st->content_fd, st->tmp_fd, st->quarantine_fd, st->daemon_fd};
     for (size_t i = 0; i < UC_ARRAY_LEN(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -690,4 +690,52 @@ int uc_store_forget(struct uc_store *st, const struct uc_file_rec *rec, const ch
     if (rc)
         return uc_errf(eb, rc, "%s/index: dropping a file record: %s", st->root, uc_strerror(rc));
     return quarantine_content(st, rec, reason, eb);
+}
+
+#define DAEMON_FILE "updcached.pid"
+
+static long read_pid(int fd)
+{
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    uint64_t pid = 0;
+    text[n > 0 ? n : 0] = 0;
+    text[strcspn(text, "\n")] = 0;
+    return uc_parse_u64(text, &pid) || pid < 2 || pid > INT32_MAX ? 0 : (long)pid;
+}
+
+int uc_store_mark_daemon(struct uc_store *st, long *other)
+{
+    int fd = openat(st->root_fd, DAEMON_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        *other = read_pid(fd);
+        close(fd);
+        return rc;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, text, (size_t)n, 0) != n) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    st->daemon_fd = fd;
+    return 0;
+}
+
+long uc_store_daemon_pid(const char *root)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/" DAEMON_FILE, root);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    long pid = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK) /* held: a live daemon */
+        pid = read_pid(fd);
+    close(fd);
+    return pid;
 }

@@ -41,6 +41,7 @@ struct uc_store {
     char *root;  /* owned */
     int root_fd; /* O_DIRECTORY fds of the store and its parts */
     int content_fd, tmp_fd, quarantine_fd;
+    int daemon_fd; /* updcached.pid, flock held while a daemon serves the store; else -1 */
     struct uc_index *ix;
     uint64_t min_free_pct, min_free_bytes; /* free-space floor for ingest */
 };
@@ -125,6 +126,16 @@ int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec 
  * answer is true (keep the file).
  */
 bool uc_store_entry_expected(struct uc_store *st, const char *xx, const char *name);
+
+/*
+ * The daemon's mark in its store, so that tools find it without a [server] pid_file:
+ * store/updcached.pid holds the daemon's pid under an flock held for its whole life, so
+ * a file left by one that died is known stale. -EBUSY (and *other) when another live
+ * daemon holds it.
+ */
+int uc_store_mark_daemon(struct uc_store *st, long *other);
+/* The pid of the live daemon that serves the store at root: > 0, or 0 when none runs. */
+long uc_store_daemon_pid(const char *root);
 
 /* "XX/<SHA1><suffix>" relative to Content/. out must hold 80 bytes. */
 void uc_store_content_name(const uint8_t sha1[UC_SHA1_LEN], const char *suffix, char *out,

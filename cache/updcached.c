@@ -76,6 +76,18 @@ static int open_store(struct uc_daemon *d)
         return -1;
     }
     d->store = st;
+    long other = 0;
+    rc = uc_store_mark_daemon(st, &other);
+    if (rc == -EBUSY)
+        fprintf(stderr,
+                "updcached: another updcached (pid %ld) serves %s too; updcache configure-ssl "
+                "reaches that one\n",
+                other, st->root);
+    else if (rc)
+        fprintf(stderr,
+                "updcached: %s/updcached.pid: %s (updcache configure-ssl cannot find "
+                "this daemon without [server] pid_file)\n",
+                st->root, uc_strerror(rc));
     d->selfupdate_fd = openat(st->root_fd, "SelfUpdate", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d->selfupdate_fd < 0) {
         fprintf(stderr, "updcached: %s/SelfUpdate: %s\n", st->root, strerror(errno));

@@ -32,7 +32,7 @@ static void help(void)
            "[--config F]\n\n"
            "Serve metadata over TLS as NAME (a fully qualified DNS name). The certificate\n"
            "must name NAME, the key must be its key, and it must be valid now; then the\n"
-           "config is rewritten and a running updcached (pid_file) takes the change\n"
+           "config is rewritten and the running updcached that serves the store takes the change\n"
            "without a restart.\n"
            "  --cert F          PEM certificate (and chain); default: the config's [tls] cert\n"
            "  --key F           PEM private key; default: the config's [tls] key\n"
@@ -46,33 +46,38 @@ static char *absolute(const char *path)
     return realpath(path, buf) ? strdup(buf) : NULL;
 }
 
-/* Tell the running daemon, if any; says what happened. */
-static void signal_daemon(const struct uc_cli *cli, const char *pid_file)
+/*
+ * Tell the running daemon that serves the config's store, found through the mark it
+ * keeps in the store (no pid_file needed), else through pid_file; say plainly whether a
+ * running daemon was reached.
+ */
+static void signal_daemon(const struct uc_cli *cli, const struct uc_config *cfg)
 {
-    if (!pid_file) {
-        fprintf(stderr, "no [server] pid_file in the config: restart updcached, or send it "
-                        "SIGHUP, to apply the change\n");
-        return;
-    }
+    long pid = uc_store_daemon_pid(cfg->store);
+    const char *how = "the mark it keeps in the store";
     char *text = NULL;
     size_t n;
-    uint64_t pid = 0;
-    if (uc_read_file(pid_file, 64, &text, &n)) {
-        fprintf(stderr,
-                "updcached is not running (no %s): it uses the new settings when it "
-                "starts\n",
-                pid_file);
-        return;
-    }
-    text[strcspn(text, "\n")] = 0;
-    if (uc_parse_u64(text, &pid) || pid < 2 || kill((pid_t)pid, SIGHUP)) {
-        cli_err(cli, "%s names pid '%s', which cannot be signalled (%s): restart updcached",
-                pid_file, text, strerror(errno));
-    } else {
-        fprintf(stderr, "told updcached (pid %llu) to re-read the config (SIGHUP)\n",
-                (unsigned long long)pid);
+    uint64_t v;
+    if (!pid && cfg->pid_file && !uc_read_file(cfg->pid_file, 64, &text, &n) &&
+        !uc_parse_u64(text, &v) && v > 1 && v < INT32_MAX && kill((pid_t)v, 0) == 0) {
+        pid = (long)v;
+        how = cfg->pid_file;
     }
     free(text);
+    if (!pid) {
+        fprintf(stderr,
+                "no running updcached serves %s: the new settings take effect when it "
+                "starts\n",
+                cfg->store);
+    } else if (kill((pid_t)pid, SIGHUP)) {
+        cli_err(cli, "updcached (pid %ld, from %s) cannot be signalled: %s; restart it", pid, how,
+                strerror(errno));
+    } else {
+        fprintf(stderr,
+                "reached the running updcached (pid %ld, from %s): told it to re-read the "
+                "config (SIGHUP)\n",
+                pid, how);
+    }
 }
 
 static void print_urls(const char *name, int https_port)
@@ -221,7 +226,7 @@ int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv)
     strftime(when, sizeof(when), "%Y-%m-%d", gmtime(&t));
     fprintf(stderr, "%s: TLS as %s on port %llu with %s (valid until %s)\n", cfg->path, name,
             (unsigned long long)port, cert, when);
-    signal_daemon(cli, cfg->pid_file);
+    signal_daemon(cli, cfg);
     print_urls(name, (int)port);
     free(cert);
     free(key);

@@ -85,7 +85,7 @@ CPID=$!
 sleep 0.7
 run_rc 0 "configure-ssl with certificate b on the running daemon" "$UC" configure-ssl "$NAME" \
     --cert "$T/b/$NAME.pem" --key "$T/b/$NAME.key" --config "$C"
-check "configure-ssl told the daemon" has "$ERR" "told updcached \\(pid $PID1\\)"
+check "configure-ssl told the daemon" has "$ERR" "reached the running updcached \\(pid $PID1, from the mark it keeps in the store\\)"
 for _ in $(seq 50); do [ "$(fp)" = "$fb" ] && break; sleep 0.1; done
 check "TLS port now presents certificate b" test "$(fp)" = "$fb"
 check "same process (PID $PID1)" test "$(cat "$T/pid")" = "$PID1"
@@ -98,5 +98,18 @@ check "metadata still served with certificate b" test "$(curl -sS -m 5 --cacert 
 kill -TERM $DPID
 wait $DPID || true
 check "no sanitizer report from the daemon" bash -c "! grep -q Sanitizer '$T/daemon.err'"
+
+# --- No pid_file: configure-ssl still reaches the daemon that serves the store, and
+# says plainly when none runs (also after one was killed and left its mark behind).
+sed -i '/^pid_file/d' "$C"
+start_tls_daemon "$UCD" "$C" "$T/ports" "$T/daemon2.err" || { bad "daemon 2 did not start"; finish; }
+run_rc 0 "configure-ssl without pid_file" "$UC" configure-ssl "$NAME" --cert "$T/a/$NAME.pem" --key "$T/a/$NAME.key" --config "$C"
+check "... reached the running daemon" has "$ERR" "reached the running updcached \\(pid $DPID, from the mark it keeps in the store\\)"
+for _ in $(seq 50); do [ "$(fp)" = "$fa" ] && break; sleep 0.1; done
+check "... and it took the new certificate" test "$(fp)" = "$fa"
+kill -KILL $DPID
+wait $DPID 2>/dev/null || true
+run_rc 0 "configure-ssl with no daemon running" "$UC" configure-ssl "$NAME" --cert "$T/b/$NAME.pem" --key "$T/b/$NAME.key" --config "$C"
+check "... says no daemon was reached (the killed one's mark is stale)" has "$ERR" "no running updcached serves $T/s/store"
 grep -A20 Sanitizer "$T/daemon.err" >&2 || true
 finish
