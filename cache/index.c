@@ -36,6 +36,26 @@ int uc_index_rc(int mdb_rc)
     return mdb_rc;
 }
 
+int uc_index_get_schema(struct uc_index *ix, MDB_txn *txn, uint32_t *out)
+{
+    MDB_val k = {6, "schema"}, v;
+    int rc = mdb_get(txn, ix->meta, &k, &v);
+    if (rc)
+        return uc_index_rc(rc);
+    if (v.mv_size != sizeof(*out))
+        return UC_ESCHEMA;
+    memcpy(out, v.mv_data, sizeof(*out));
+    *out = le32toh(*out);
+    return 0;
+}
+
+int uc_index_put_schema(struct uc_index *ix, MDB_txn *txn, uint32_t s)
+{
+    s = htole32(s);
+    MDB_val k = {6, "schema"}, v = {sizeof(s), &s};
+    return uc_index_rc(mdb_put(txn, ix->meta, &k, &v, 0));
+}
+
 static int check_schema(struct uc_index *ix, MDB_txn *txn, const char *dir, bool readonly,
                         struct uc_errbuf *eb)
 {
@@ -215,7 +235,8 @@ static uint64_t get_le64(const uint8_t *p)
 
 /*
  * File record layout v1 (FILE_REC_LEN bytes):
- *   0 layout(1) | 1 state | 2..3 reserved | 4 size | 12 ingest_time | 20 atime
+ *   0 layout(1) | 1 state | 2 flags (bit 0: evictable; schema 2) | 3 reserved | 4 size
+ *   | 12 ingest_time | 20 atime
  *   | 28 sha256[32] | 60 xxh128[16] | 76 suffix[16] | 92..99 reserved
  */
 static void pack_file(const struct uc_file_rec *r, uint8_t *p)
@@ -223,6 +244,7 @@ static void pack_file(const struct uc_file_rec *r, uint8_t *p)
     memset(p, 0, FILE_REC_LEN);
     p[0] = 1;
     p[1] = (uint8_t)r->state;
+    p[2] = r->evictable ? 1 : 0;
     put_le64(p + 4, r->size);
     put_le64(p + 12, (uint64_t)r->ingest_time);
     put_le64(p + 20, (uint64_t)r->atime);
@@ -239,6 +261,7 @@ static int unpack_file(const MDB_val *k, const MDB_val *v, struct uc_file_rec *r
     memset(r, 0, sizeof(*r));
     memcpy(r->sha1, k->mv_data, UC_SHA1_LEN);
     r->state = (enum uc_file_state)p[1];
+    r->evictable = p[2] & 1; /* 0 in schema-1 records: origin, the safe reading */
     r->size = get_le64(p + 4);
     r->ingest_time = (int64_t)get_le64(p + 12);
     r->atime = (int64_t)get_le64(p + 20);
@@ -528,6 +551,8 @@ void uc_index_read_stats(struct uc_index *ix, MDB_txn *txn, struct uc_store_stat
         uint64_t *dst;
     } c[] = {
         {"stat_ingest_files", &out->ingest_files}, {"stat_ingest_bytes", &out->ingest_bytes},
+        {"content_bytes", &out->content_bytes},    {"evictable_bytes", &out->evictable_bytes},
+        {"stat_evictions", &out->evictions},       {"stat_evicted_bytes", &out->evicted_bytes},
         {"stat_sync_runs", &out->sync_runs},       {"stat_sync_files", &out->sync_files},
         {"stat_sync_bytes", &out->sync_bytes},     {"stat_verify_failures", &out->verify_failures},
         {"sync_anchor", &out->sync_anchor}};

@@ -23,7 +23,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UC_INDEX_SCHEMA 1
+/* 2: file records carry an evictable flag and may be EVICTED (SPEC §12); a schema-1
+ * store is migrated by its first writable open (store.c). */
+#define UC_INDEX_SCHEMA 2
 
 /* Reader slots in the environment's lock file: [server] workers is capped (at
  * UC_WORKERS_MAX, config.h) so that the daemon (one slot a worker, a few for its other
@@ -34,6 +36,7 @@ enum uc_file_state {
     UC_FILE_PRESENT = 1,     /* whole, verified, under Content/: served */
     UC_FILE_PENDING = 2,     /* expected but not (yet) published: fetch or re-run ingest */
     UC_FILE_QUARANTINED = 3, /* failed verification; bytes moved to quarantine/ */
+    UC_FILE_EVICTED = 4,     /* bytes removed to make room; the signed record stays */
 };
 
 struct uc_file_rec {
@@ -45,6 +48,7 @@ struct uc_file_rec {
     int64_t ingest_time; /* unix seconds: Last-Modified of the content */
     int64_t atime;       /* unix seconds of last use, for LRU eviction */
     enum uc_file_state state;
+    bool evictable; /* came from an upstream; false: the origin copy (add, import) */
 };
 
 /*
@@ -130,6 +134,7 @@ int uc_index_add_u64(struct uc_index *ix, MDB_txn *txn, const char *key, uint64_
  * values of meta that add, import and sync advance. */
 struct uc_store_stats {
     uint64_t files, updates, reports;
+    uint64_t content_bytes, evictable_bytes, evictions, evicted_bytes;
     uint64_t ingest_files, ingest_bytes;
     uint64_t sync_runs, sync_files, sync_bytes, verify_failures, sync_anchor;
 };
@@ -152,6 +157,10 @@ int uc_index_prune_reports(struct uc_index *ix, MDB_txn *txn, int64_t before, ui
                            size_t *removed);
 /* The share of the map client reports may take. */
 #define UC_INDEX_REPORTS_SHARE 4 /* one quarter */
+
+/* The schema version stored in meta. */
+int uc_index_get_schema(struct uc_index *ix, MDB_txn *txn, uint32_t *out);
+int uc_index_put_schema(struct uc_index *ix, MDB_txn *txn, uint32_t v);
 
 /* Map an LMDB return code onto the uc_err convention. */
 int uc_index_rc(int mdb_rc);

@@ -3,6 +3,8 @@
  * publish order described in store.h.
  */
 #include "store.h"
+#include "dsse.h"
+#include "evict.h"
 #include "fsutil.h"
 #include "strparse.h"
 
@@ -152,6 +154,57 @@ static int check_existing(const char *root, struct uc_errbuf *eb)
                    root, found, nfound > 3 ? ", ..." : "");
 }
 
+/* Schema 1 -> 2: on a downstream (it has a sync anchor) the files its signed records
+ * name came from the upstream and become evictable; everything else stays the origin
+ * copy, the reading that never loses a file. */
+static int mark_synced(void *ctx, const struct uc_update_rec *u)
+{
+    struct uc_store *st = ((void **)ctx)[0];
+    MDB_txn *txn = ((void **)ctx)[1];
+    struct uc_envelope env = {0};
+    struct uc_update rec = {0};
+    int rc = 0;
+    if (!uc_dsse_parse(u->envelope, u->envelope_len, &env, NULL) &&
+        !uc_update_decode((const char *)env.payload, env.payload_len, &rec, NULL))
+        for (size_t i = 0; !rc && i < rec.nfiles; i++) {
+            struct uc_file_rec f;
+            if (uc_index_get_file(st->ix, txn, rec.files[i].sha1, &f) == 0 && !f.evictable &&
+                uc_file_same(&f, rec.files[i].size, rec.files[i].sha256)) {
+                f.evictable = true;
+                rc = uc_index_put_file(st->ix, txn, &f);
+            }
+        }
+    uc_update_free(&rec);
+    uc_envelope_free(&env);
+    return rc;
+}
+
+static int migrate(struct uc_store *st, struct uc_errbuf *eb)
+{
+    MDB_txn *txn;
+    uint32_t v = UC_INDEX_SCHEMA;
+    uint64_t anchor;
+    int rc = uc_index_begin(st->ix, true, &txn);
+    if (!rc && (rc = uc_index_get_schema(st->ix, txn, &v)) == 0 && v >= 2) {
+        uc_index_abort(txn);
+        return 0;
+    }
+    void *ctx[] = {st, txn};
+    if (!rc && uc_index_get_u64(st->ix, txn, "sync_anchor", &anchor) == 0)
+        rc = uc_index_each_change(st->ix, txn, 0, mark_synced, ctx);
+    if (!rc)
+        rc = uc_evict_recount(st, txn);
+    if (!rc)
+        rc = uc_index_put_schema(st->ix, txn, UC_INDEX_SCHEMA);
+    if (!rc)
+        rc = uc_index_commit(txn);
+    else
+        uc_index_abort(txn);
+    return rc ? uc_errf(eb, rc, "%s/index: migrating schema %u to %d: %s", st->root, v,
+                        UC_INDEX_SCHEMA, uc_strerror(rc))
+              : 0;
+}
+
 int uc_store_open(const char *root, bool create, bool readonly, struct uc_store **out,
                   struct uc_errbuf *eb)
 {
@@ -192,6 +245,8 @@ int uc_store_open(const char *root, bool create, bool readonly, struct uc_store 
     char ixdir[PATH_MAX];
     snprintf(ixdir, sizeof(ixdir), "%s/index", root);
     rc = uc_index_open(ixdir, readonly, &st->ix, eb);
+    if (!rc && !readonly)
+        rc = migrate(st, eb);
     if (rc)
         goto fail;
     *out = st;
@@ -241,25 +296,12 @@ bool uc_store_entry_expected(struct uc_store *st, const char *xx, const char *na
     char want[96], rel[600];
     uc_store_content_name(rec.sha1, rec.suffix, want, sizeof(want));
     snprintf(rel, sizeof(rel), "%s/%s", xx, name);
-    return rec.state != UC_FILE_QUARANTINED && !strcmp(want, rel);
+    return (rec.state == UC_FILE_PRESENT || rec.state == UC_FILE_PENDING) && !strcmp(want, rel);
 }
 
 int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb)
 {
-    struct statvfs vfs;
-    if (fstatvfs(st->root_fd, &vfs))
-        return uc_errf(eb, -errno, "%s: statvfs: %s", st->root, strerror(errno));
-    uint64_t total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
-    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    uint64_t floor = st->min_free_pct ? total / 100 * st->min_free_pct : st->min_free_bytes;
-    if (avail >= floor && avail - floor >= need)
-        return 0;
-    char a[32], f[32], n[32];
-    return uc_errf(eb, -ENOSPC,
-                   "%s: not enough free space: need %s, %s free, floor min_free = %s; free "
-                   "space on that file system or lower [store] min_free",
-                   st->root, uc_fmt_bytes(need, n, sizeof(n)), uc_fmt_bytes(avail, a, sizeof(a)),
-                   uc_fmt_bytes(floor, f, sizeof(f)));
+    return uc_evict_make_room(st, need, true, eb);
 }
 
 /*
@@ -505,15 +547,14 @@ static int check_revision(struct uc_store *st, MDB_txn *txn, const struct uc_pub
 
 /*
  * Step 4, and the checks that make a publish all or nothing: they run in the same
- * transaction, before any file is renamed into Content/.
+ * transaction, before any file is renamed into Content/ (repeats were found before).
  */
 static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n,
                         const struct uc_publish_update *upd, time_t now, struct uc_errbuf *eb)
 {
     MDB_txn *txn = NULL;
     int rc = uc_index_begin(st->ix, true, &txn);
-    if (!rc &&
-        ((upd && (rc = check_revision(st, txn, upd, eb))) || (rc = find_repeats(st, items, n, eb))))
+    if (!rc && upd && (rc = check_revision(st, txn, upd, eb)))
         goto fail;
     for (size_t i = 0; !rc && i < n; i++) {
         struct uc_staged *it = &items[i];
@@ -529,6 +570,14 @@ static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n,
         }
         if (rc == 0 && rec.state == UC_FILE_PRESENT) {
             it->duplicate = true; /* the same bytes, perhaps under another extension */
+            if (rec.evictable && !it->evictable) { /* published here now: the origin copy */
+                rc = uc_evict_account(st, txn, &rec, -1);
+                rec.evictable = false;
+                if (!rc)
+                    rc = uc_index_put_file(st->ix, txn, &rec);
+                if (!rc)
+                    rc = uc_evict_account(st, txn, &rec, 1);
+            }
             continue;
         }
         if (rc && rc != UC_ENOTFOUND)
@@ -541,6 +590,7 @@ static int mark_pending(struct uc_store *st, struct uc_staged *items, size_t n,
         rec.size = it->dg.size;
         rec.ingest_time = rec.atime = now;
         rec.state = UC_FILE_PENDING;
+        rec.evictable = it->evictable;
         rc = uc_index_put_file(st->ix, txn, &rec);
     }
     if (!rc)
@@ -603,6 +653,8 @@ static int mark_present(struct uc_store *st, struct uc_staged *items, size_t n, 
         rec.state = UC_FILE_PRESENT;
         rec.ingest_time = rec.atime = now;
         rc = uc_index_put_file(st->ix, txn, &rec);
+        if (!rc)
+            rc = uc_evict_account(st, txn, &rec, 1);
     }
     if (!rc && upd)
         rc = uc_index_put_update(st->ix, txn, upd->id, upd->revision, upd->envelope, upd->len,
@@ -623,11 +675,34 @@ static int mark_present(struct uc_store *st, struct uc_staged *items, size_t n, 
               : 0;
 }
 
+/* Bytes that publishing items adds to the content: what is not PRESENT already. */
+static uint64_t new_bytes(struct uc_store *st, const struct uc_staged *items, size_t n)
+{
+    MDB_txn *txn;
+    uint64_t sum = 0;
+    if (uc_index_begin(st->ix, false, &txn))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        struct uc_file_rec r;
+        if (!items[i].duplicate &&
+            (uc_index_get_file(st->ix, txn, items[i].dg.sha1, &r) || r.state != UC_FILE_PRESENT))
+            sum += items[i].dg.size;
+    }
+    uc_index_abort(txn);
+    return sum;
+}
+
 int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
                      const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb)
 {
     time_t now = time(NULL);
-    int rc = mark_pending(st, items, n, upd, now, eb);
+    /* The bytes are in tmp/ already (the floor was kept when they were written): only
+     * the content cap moves with the renames. */
+    int rc = find_repeats(st, items, n, eb);
+    if (!rc && st->max_size)
+        rc = uc_evict_make_room(st, new_bytes(st, items, n), false, eb);
+    if (!rc)
+        rc = mark_pending(st, items, n, upd, now, eb);
     if (!rc)
         rc = move_into_content(st, items, n, eb);
     if (!rc)
@@ -662,9 +737,11 @@ int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec 
     if (rc)
         return rc;
     MDB_txn *txn;
-    struct uc_file_rec r = *rec;
+    struct uc_file_rec r = *rec, was;
     r.state = UC_FILE_PENDING;
     rc = uc_index_begin(st->ix, true, &txn);
+    if (!rc && uc_index_get_file(st->ix, txn, rec->sha1, &was) == 0 && was.state == UC_FILE_PRESENT)
+        rc = uc_evict_account(st, txn, &was, -1);
     if (!rc)
         rc = uc_index_put_file(st->ix, txn, &r);
     if (!rc)
@@ -680,7 +757,10 @@ int uc_store_forget(struct uc_store *st, const struct uc_file_rec *rec, const ch
 {
     /* Index first: the daemon stops serving the bytes before they move. */
     MDB_txn *txn;
+    struct uc_file_rec was;
     int rc = uc_index_begin(st->ix, true, &txn);
+    if (!rc && uc_index_get_file(st->ix, txn, rec->sha1, &was) == 0 && was.state == UC_FILE_PRESENT)
+        rc = uc_evict_account(st, txn, &was, -1);
     if (!rc)
         rc = uc_index_del_file(st->ix, txn, rec->sha1);
     if (!rc)

@@ -44,6 +44,7 @@ struct uc_store {
     int daemon_fd; /* updcached.pid, flock held while a daemon serves the store; else -1 */
     struct uc_index *ix;
     uint64_t min_free_pct, min_free_bytes; /* free-space floor for ingest */
+    uint64_t max_size;                     /* content bytes kept; 0 = no cap (evict.h) */
 };
 
 /*
@@ -62,6 +63,7 @@ struct uc_staged {
     char suffix[UC_SUFFIX_MAX]; /* content suffix to publish under */
     bool duplicate;             /* already PRESENT in the index: nothing to rename */
     const char *label;          /* names the source in errors (borrowed; may be NULL) */
+    bool evictable;             /* from an upstream (sync, fill); else the origin copy */
 };
 
 /*
@@ -101,8 +103,9 @@ int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
                      const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb);
 
 /*
- * Check the free-space floor before writing need bytes: returns 0, or -ENOSPC with eb
- * naming the store, what is free and the floor.
+ * Make room before writing need bytes: evicts least-recently-used evictable files
+ * (evict.h) to keep max_size and the free-space floor; returns 0, or -ENOSPC with eb
+ * naming the store, the numbers and what to do.
  */
 int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb);
 
@@ -120,8 +123,9 @@ int uc_store_quarantine_published(struct uc_store *st, const struct uc_file_rec 
 
 /*
  * Does the index, in a fresh read transaction, expect the file Content/xx/name? True
- * for a PRESENT or PENDING record under exactly that name. Callers that found a
- * candidate orphan by comparing an older snapshot ask again here, because an ingest
+ * for a PRESENT or PENDING record under exactly that name (an EVICTED file's bytes left
+ * by a crash between its index commit and its unlink are not expected: gc removes them). Callers
+ * that found a candidate orphan by comparing an older snapshot ask again here, because an ingest
  * records a file as PENDING before it renames it into Content/. On an index error the
  * answer is true (keep the file).
  */

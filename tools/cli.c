@@ -49,6 +49,7 @@ int cli_open_store(struct uc_cli *cli, bool create, bool readonly, struct uc_sto
         *out = NULL;
         return UC_EXIT_FAIL;
     }
+    (*out)->max_size = cli->cfg.max_size;
     (*out)->min_free_pct = cli->cfg.min_free_pct;
     (*out)->min_free_bytes = cli->cfg.min_free_bytes;
     return UC_EXIT_OK;

@@ -10,9 +10,12 @@
  *  - client reports older than [store] reports_keep, and the oldest beyond their share
  *    of the index map (the daemon prunes the same way as it writes them).
  *
- * Eviction above [store] max_size comes with the daemon's access tracking.
+ *  - evictable files, least recently used first, while the content is above [store]
+ *    max_size or the free space below min_free (evict.h); the content counters are
+ *    counted afresh first, so a drift cannot make gc evict too much or too little.
  */
 #include "cli.h"
+#include "evict.h"
 #include "strparse.h"
 
 #include <dirent.h>
@@ -120,6 +123,39 @@ static void prune_reports(struct gc_job *j)
     }
 }
 
+static void evict_down(struct gc_job *j)
+{
+    MDB_txn *txn;
+    struct uc_store_stats before, after;
+    struct uc_errbuf eb = {{0}};
+    int rc = uc_index_begin(j->st->ix, true, &txn);
+    if (!rc) {
+        rc = uc_evict_recount(j->st, txn);
+        uc_index_read_stats(j->st->ix, txn, &before);
+        if (!rc)
+            rc = uc_index_commit(txn);
+        else
+            uc_index_abort(txn);
+    }
+    if (rc) {
+        cli_err(j->cli, "%s/index: counting the content: %s", j->st->root, uc_strerror(rc));
+        j->failed++;
+    } else if ((rc = uc_evict_make_room(j->st, 0, true, &eb))) {
+        cli_err(j->cli, "%s", eb.msg);
+        j->failed++;
+    }
+    if (!rc && !uc_index_begin(j->st->ix, false, &txn)) {
+        uc_index_read_stats(j->st->ix, txn, &after);
+        uc_index_abort(txn);
+        char b[32];
+        if (after.evictions > before.evictions)
+            printf("evicted %llu file(s), %s (least recently used, to keep [store] max_size "
+                   "and min_free)\n",
+                   (unsigned long long)(after.evictions - before.evictions),
+                   uc_fmt_bytes(after.evicted_bytes - before.evicted_bytes, b, sizeof(b)));
+    }
+}
+
 int cmd_gc(struct uc_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"dry-run", no_argument, 0, 'n'},
@@ -154,6 +190,8 @@ int cmd_gc(struct uc_cli *cli, int argc, char **argv)
     clean_tmp(&j);
     clean_orphans(&j);
     prune_reports(&j);
+    if (!j.dry)
+        evict_down(&j);
     char b[32];
     fprintf(stderr, "updcache gc: %s %zu file%s, %s%s\n", j.dry ? "would remove" : "removed",
             j.removed, j.removed == 1 ? "" : "s", uc_fmt_bytes(j.bytes, b, sizeof(b)),

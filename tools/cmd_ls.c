@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *state_name(enum uc_file_state s)
 {
@@ -21,6 +22,8 @@ static const char *state_name(enum uc_file_state s)
         return "pending";
     case UC_FILE_QUARANTINED:
         return "quarantined";
+    case UC_FILE_EVICTED:
+        return "evicted";
     }
     return "unknown";
 }
@@ -32,8 +35,11 @@ static int print_file(void *ctx, const struct uc_file_rec *r)
     uc_hex_encode(r->sha1, UC_SHA1_LEN, s1, true);
     uc_hex_encode(r->sha256, UC_SHA256_LEN, s256, false);
     uc_content_path(r->sha1, r->suffix, path, sizeof(path));
-    printf("%s\t%s\t%s\t%llu\t%s\n", state_name(r->state), s1, s256, (unsigned long long)r->size,
-           path);
+    char used[32];
+    time_t t = (time_t)r->atime;
+    strftime(used, sizeof(used), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    printf("%s\t%s\t%s\t%llu\t%s\t%s\t%s\n", state_name(r->state), s1, s256,
+           (unsigned long long)r->size, path, r->evictable ? "evictable" : "origin", used);
     return 0;
 }
 
@@ -94,7 +100,8 @@ int cmd_ls(struct uc_cli *cli, int argc, char **argv)
         } else if (c == 'h') {
             printf("usage: updcache ls [--files] [--config F]\n\n"
                    "List updates (seq, id, revision, published, classification, title) with\n"
-                   "their files, or with --files every file: state, SHA-1, SHA-256, size, path.\n");
+                   "their files, or with --files every file: state, SHA-1, SHA-256, size, path,\n"
+                   "origin or evictable, and when it was last served (or published).\n");
             return UC_EXIT_OK;
         } else {
             return UC_EXIT_USAGE;

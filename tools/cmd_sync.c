@@ -257,7 +257,9 @@ static bool have_file(struct run *r, const struct uc_update_file *want)
         return false;
     int rc = uc_index_get_file(r->st->ix, txn, want->sha1, &f);
     uc_index_abort(txn);
-    return rc == 0 && f.state == UC_FILE_PRESENT && uc_file_same(&f, want->size, want->sha256);
+    /* An evicted file is not fetched again: that would only churn the disk (SPEC §12). */
+    return rc == 0 && (f.state == UC_FILE_PRESENT || f.state == UC_FILE_EVICTED) &&
+           uc_file_same(&f, want->size, want->sha256);
 }
 
 /* The files of the page's updates that this store lacks, each once. */
@@ -567,8 +569,14 @@ static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *nex
     size_t nfs = 0;
     uint64_t total = 0;
     struct sync_file *fs = us ? plan(r, us, n, &nfs, &total) : NULL;
+    struct uc_errbuf eb = {{0}};
+    bool room = !fs || !nfs || uc_store_check_space(r->st, total, &eb) == 0;
+    for (size_t i = 0; !room && i < nfs; i++) { /* each file fails; no record goes without */
+        fs[i].state = SF_FAILED;
+        snprintf(fs[i].err, sizeof(fs[i].err), "%s: not fetched: %s", fs[i].url, eb.msg);
+    }
     progress_init(&r->prog, "sync", total, nfs);
-    if (fs && nfs)
+    if (fs && nfs && room)
         fetch(r, fs, nfs);
     progress_finish(&r->prog);
     for (size_t i = 0; fs && i < nfs; i++)

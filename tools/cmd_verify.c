@@ -44,7 +44,7 @@ struct vf_job {
     struct vf_item *items;
     size_t n, cap;
     bool fast, repair;
-    size_t problems, pending;
+    size_t problems, pending, evicted;
     struct uc_progress prog;
 };
 
@@ -187,6 +187,11 @@ static void scan_orphans(struct vf_job *j)
             char want[96];
             if (it)
                 uc_store_content_name(it->rec.sha1, it->rec.suffix, want, sizeof(want));
+            if (it && it->rec.state == UC_FILE_EVICTED && !strcmp(want, rel)) {
+                printf("evicted: Content/%s: bytes still on disk (updcache gc removes them)\n",
+                       rel);
+                continue;
+            }
             if (it && it->rec.state != UC_FILE_QUARANTINED && !strcmp(want, rel))
                 continue;
             /* Not in our snapshot; an ingest running now may have published it since. */
@@ -297,6 +302,11 @@ static void report_items(struct vf_job *j)
             j->pending++;
             continue;
         }
+        if (it->rec.state == UC_FILE_EVICTED) {
+            printf("evicted: %s (absent: removed to make room; its signed record stays)\n", path);
+            j->evicted++;
+            continue;
+        }
         if (it->result == VF_OK)
             continue;
         problem(j, "%s: %s%s", path, it->result == VF_MISSING ? "missing: " : "", it->detail);
@@ -374,11 +384,11 @@ int cmd_verify(struct uc_cli *cli, int argc, char **argv)
     char b[32];
     fprintf(stderr,
             "updcache verify: %zu files (%s) checked with %s in %.2f s (%.0f MB/s): "
-            "%zu problem%s, %zu pending%s\n",
+            "%zu problem%s, %zu pending, %zu evicted%s\n",
             j.n, uc_fmt_bytes(total, b, sizeof(b)),
             j.fast ? "XXH3-128" : "SHA-1 + SHA-256 + XXH3-128", secs,
             secs > 0 ? (double)total / secs / 1e6 : 0.0, j.problems, j.problems == 1 ? "" : "s",
-            j.pending, j.repair && j.problems ? ", repaired" : "");
+            j.pending, j.evicted, j.repair && j.problems ? ", repaired" : "");
     if (tmp)
         fprintf(stderr,
                 "updcache verify: %zu file%s in tmp/ (an ingest running or interrupted; "

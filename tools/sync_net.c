@@ -324,7 +324,7 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
 static void complete(struct xfer *x)
 {
     struct sync_file *sf = x->sf;
-    struct uc_staged s = {.fd = x->fd, .duplicate = false};
+    struct uc_staged s = {.fd = x->fd, .evictable = true}; /* an upstream has it */
     snprintf(s.tmp_name, sizeof(s.tmp_name), "%s", x->tmp_name);
     snprintf(s.suffix, sizeof(s.suffix), "%s", sf->f.suffix);
     uc_hasher_final(&sf->h, &s.dg);

@@ -50,7 +50,7 @@ check "five files present" test "$(printf '%s\n' "$OUT" | grep -c '^present')" -
 check "bad file not indexed" bash -c "! grep -q '$good' <<<'$OUT'"
 check "bad file not published" test -z "$(find "$T/s/store/Content" -name "$good*")"
 check "digests of imported files" content_ok "$T/s/uc.conf" "$T/s/store"
-check "psf suffix kept" has "$OUT" '\.psf$'
+check "psf suffix kept" has "$OUT" $'\\.psf\t'
 run_rc 0 "verify after import" "$UC" verify --config "$T/s/uc.conf"
 
 rm "$W/${good: -2}/$good.exe" "$W/README"

@@ -60,8 +60,8 @@ make_file() { head -c "$2" /dev/urandom >"$1"; }
 
 # content_ok STORE: every present file in `ls --files` has its digests on disk.
 content_ok() {
-    local conf=$1 store=$2 state sha1 sha256 size path got
-    while IFS=$'\t' read -r state sha1 sha256 size path; do
+    local conf=$1 store=$2 state sha1 sha256 size path rest got
+    while IFS=$'\t' read -r state sha1 sha256 size path rest; do
         [ "$state" = present ] || continue
         [ -f "$store/$path" ] || { echo "missing $path" >&2; return 1; }
         got=$(sha1sum <"$store/$path" | cut -c1-40)
