@@ -125,9 +125,15 @@ static void release_request(struct uc_conn *c)
         }
         c->x = NULL;
     }
-    free(c->in);
-    c->in = NULL;
-    c->in_len = c->in_cap = 0;
+    c->in_len = 0;
+    /* A single-shot recv still in flight writes into in (a 408 or linger while waiting
+     * for a head): freed when it completes, or another connection's next allocation
+     * would receive this one's bytes. */
+    if (!c->recv_in) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
 }
 
 void uc_worker_pool_free(struct uc_worker *w)
@@ -189,6 +195,7 @@ static void arm_recv(struct uc_conn *c)
         io_uring_prep_recv(sqe, c->fd, w->scratch, SCRATCH_LEN, 0); /* bytes thrown away */
     } else {
         io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        c->recv_in = true;
     }
     uc_conn_submit(c, sqe, OP_RECV);
     c->recv_armed = true;
@@ -199,7 +206,7 @@ static bool in_reserve(struct uc_conn *c, uint32_t want, uint32_t max)
 {
     if (c->in_cap - c->in_len >= want)
         return true;
-    if ((uint64_t)c->in_len + want > max)
+    if (c->recv_in || (uint64_t)c->in_len + want > max)
         return false;
     uint32_t cap = c->in_cap ? c->in_cap : IN_FIRST;
     while (cap < c->in_len + want)
@@ -395,10 +402,13 @@ void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
     bool last = !(cqe->flags & IORING_CQE_F_MORE);
     int res = cqe->res;
     const char *data = NULL;
+    bool into_in = false;
     if (last) {
         c->inflight--;
         c->recv_armed = false;
         c->recv_cancel = false;
+        into_in = c->recv_in;
+        c->recv_in = false;
     }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -409,6 +419,8 @@ void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
     } else if (res > 0 && c->state != C_CLOSING) {
         on_bytes(c, NULL, (uint32_t)res);
     }
+    if (into_in && c->state == C_LINGER) /* the buffer release_request() had to keep */
+        release_request(c);
     if (c->state == C_CLOSING)
         return;
     if (res == -EINVAL && w->multishot && c->in_len == 0) {

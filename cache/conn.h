@@ -109,6 +109,7 @@ struct uc_conn {
     uint8_t tq;
     bool recv_armed;  /* a receive is in flight (multishot: until its last CQE) */
     bool recv_cancel; /* its cancellation was asked for (input backpressure) */
+    bool recv_in;     /* it is a single-shot recv writing into in: in must not move */
     char client[46];  /* INET6_ADDRSTRLEN */
 
     char *in; /* request head bytes, then whatever was pipelined after them; lazy */
