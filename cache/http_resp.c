@@ -159,7 +159,7 @@ size_t uc_resp_error(char *out, size_t cap, int status, const char *detail,
     if (status == 405)
         put(&o, "Allow: %s\r\n", opt->allow ? opt->allow : "GET, HEAD");
     put(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%.*s", blen,
-        (int)blen, body);
+        opt->head_only ? 0 : (int)blen, body);
     return done(&o);
 }
 
@@ -168,8 +168,8 @@ size_t uc_resp_json(char *out, size_t cap, int status, const char *json, size_t 
 {
     struct out o = {out, 0, cap, cap == 0};
     common(&o, status, opt);
-    put(&o, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s", len, (int)len,
-        json);
+    put(&o, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s", len,
+        opt->head_only ? 0 : (int)len, json);
     return done(&o);
 }
 

@@ -27,7 +27,9 @@
 
 static struct uc_resp_opts opts(const struct uc_conn *c)
 {
-    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s, NULL};
+    /* The method as far as it was parsed: a HEAD refused at any stage gets no body. */
+    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s, NULL,
+                                 c->x->req.method == UC_M_HEAD};
 }
 
 static void start_sending(struct uc_conn *c);

@@ -161,6 +161,9 @@ big=$(head -c 100000 /dev/zero | tr '\0' a)
 refused "100 KB header" "GET $U HTTP/1.1\r\nHost: a\r\nX-Big: $big\r\n\r\n" 431
 long=$(head -c 20000 /dev/zero | tr '\0' a)
 refused "20 KB request line" "GET /$long HTTP/1.1\r\nHost: a\r\n\r\n" 414
+PY="python3 $(dirname "$0")/rawhttp.py"
+NONE=/Content/00/0000000000000000000000000000000000000000.cab
+check "HEAD errors end at their head (pipelined GET intact)" $PY head_error "$P" "$NONE" "$U" "$T/src/small.cab"
 check "still serving after bad input" test "$(curl -sS -m 5 "$B$U" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 
 # --- Slowloris: a head that never completes is cut off after header_timeout (2 s).
