@@ -184,7 +184,7 @@ void uc_conn_close(struct uc_conn *c)
 static void arm_recv(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
-    if (c->recv_armed || c->state == C_CLOSING)
+    if (c->recv_armed || c->state == C_CLOSING || c->rd_eof)
         return;
     struct io_uring_sqe *sqe = uc_sqe(w);
     if (w->multishot) {
@@ -237,6 +237,10 @@ static void want_head(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
     c->state = C_READ_HEAD;
+    if (c->rd_eof) { /* every complete request has been answered; no more can come */
+        uc_conn_close(c);
+        return;
+    }
     if (c->in_len == 0) {
         tq_enter(c, TQ_IDLE, false);
     } else if (!begin_head(c)) {
@@ -301,6 +305,10 @@ void uc_conn_next_request(struct uc_conn *c)
 void uc_conn_want_body(struct uc_conn *c)
 {
     uint32_t total = c->x->req.head_len + c->x->body_need;
+    if (c->rd_eof) { /* the rest of the body will never come */
+        uc_conn_close(c);
+        return;
+    }
     if (c->state != C_READ_BODY) {
         c->state = C_READ_BODY;
         tq_enter(c, TQ_HEAD, true); /* the body gets header_timeout too */
@@ -322,6 +330,10 @@ void uc_conn_linger(struct uc_conn *c)
 {
     if (c->state == C_CLOSING || c->state == C_LINGER)
         return;
+    if (c->rd_eof) { /* no unread input can make the close a reset */
+        uc_conn_close(c);
+        return;
+    }
     c->state = C_LINGER;
     c->lingered = 0;
     shutdown(c->fd, SHUT_WR);
@@ -430,6 +442,12 @@ void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
                 "request at a time\n",
                 w->id);
         w->multishot = false;
+    } else if (res == 0 && c->state != C_READ_HEAD && c->state != C_READ_BODY &&
+               c->state != C_LINGER) {
+        /* A half-close after complete requests (RFC 9112 §9.6): their responses are
+         * still wanted. Receiving stops; want_head() closes once they are sent. */
+        c->rd_eof = true;
+        return;
     } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
         uc_conn_close(c); /* end of input, or the socket failed */
         return;

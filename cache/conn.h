@@ -110,6 +110,7 @@ struct uc_conn {
     bool recv_armed;  /* a receive is in flight (multishot: until its last CQE) */
     bool recv_cancel; /* its cancellation was asked for (input backpressure) */
     bool recv_in;     /* it is a single-shot recv writing into in: in must not move */
+    bool rd_eof;      /* the client half-closed: answer what came, then close */
     char client[46];  /* INET6_ADDRSTRLEN */
 
     char *in; /* request head bytes, then whatever was pipelined after them; lazy */

@@ -200,7 +200,7 @@ void uc_respond_request(struct uc_conn *c)
     struct uc_daemon *d = c->w->d;
     c->x->req_start_ns = c->head_start_ns ? c->head_start_ns : c->w->now_ns;
     c->x->req_wall_s = c->w->wall_s;
-    c->x->keep = !r->conn_close && !atomic_load(&d->stop);
+    c->x->keep = !r->conn_close && !atomic_load(&d->stop) && !c->rd_eof;
     c->x->head_only = r->method == UC_M_HEAD;
     c->x->status = 0;
     if (r->method == UC_M_POST &&

@@ -164,6 +164,7 @@ refused "20 KB request line" "GET /$long HTTP/1.1\r\nHost: a\r\n\r\n" 414
 PY="python3 $(dirname "$0")/rawhttp.py"
 NONE=/Content/00/0000000000000000000000000000000000000000.cab
 check "HEAD errors end at their head (pipelined GET intact)" $PY head_error "$P" "$NONE" "$U" "$T/src/small.cab"
+check "half-close after the requests: every response, then close" $PY halfclose "$P" "$U" "$T/src/small.cab" "$(url_of "$T/src/mid.psf")" "$T/src/mid.psf"
 check "still serving after bad input" test "$(curl -sS -m 5 "$B$U" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 
 # --- Slowloris: a head that never completes is cut off after header_timeout (2 s).
