@@ -14,6 +14,10 @@
 
 #define UC_CONFIG_DEFAULT "/etc/updcache/updcache.conf"
 
+/* The largest [server] max_body_bytes: a POST body is held whole in memory, and the
+ * plain port's input buffer is sized in 32 bits. */
+#define UC_MAX_BODY_LIMIT (64ULL << 20)
+
 struct uc_strlist {
     size_t n;
     char **v; /* owned */

@@ -82,6 +82,7 @@ struct uc_xfer {
     bool keep;          /* keep-alive after this response */
     bool head_only;     /* HEAD: headers only */
     uint32_t body_need; /* POST: body bytes after the head, consumed with it */
+    _Static_assert(UC_MAX_BODY_LIMIT + (1ULL << 20) < UINT32_MAX, "body_need is 32-bit");
     char out[UC_OUT_CAP];
 };
 

@@ -165,6 +165,10 @@ PY="python3 $(dirname "$0")/rawhttp.py"
 NONE=/Content/00/0000000000000000000000000000000000000000.cab
 check "HEAD errors end at their head (pipelined GET intact)" $PY head_error "$P" "$NONE" "$U" "$T/src/small.cab"
 check "half-close after the requests: every response, then close" $PY halfclose "$P" "$U" "$T/src/small.cab" "$(url_of "$T/src/mid.psf")" "$T/src/mid.psf"
+check "Content-Length past 32 bits: 413, nothing smuggled" $PY bigcl "$P"
+printf '[server]\nstore = %s/s/store\nmax_body_bytes = 5G\n' "$T" >"$T/big.conf"
+run_rc 2 "max_body_bytes = 5G refused" "$UCD" --config "$T/big.conf" --check-config
+check "max_body_bytes refusal names the key and the cap" has "$ERR$OUT" "max_body_bytes: 5G is too large: at most 64M"
 check "still serving after bad input" test "$(curl -sS -m 5 "$B$U" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 
 # --- Slowloris: a head that never completes is cut off after header_timeout (2 s).

@@ -152,9 +152,10 @@ def scenario_bigcl(port):
     """A Content-Length past 32 bits is refused (413) and closes: nothing after the
     head is taken as a request."""
     s = connect(port)
-    body = b"GET /Content/x HTTP/1.1\r\nH:a\r\n\r\n"[:29]
+    body = b'{"client":"abcd","events":[]}'  # 29 bytes: 4294967325 mod 2^32
+    smuggled = b"GET /Content/00/none.cab HTTP/1.1\r\nHost: a\r\n\r\n"
     s.sendall(b"POST /ReportingWebService/events HTTP/1.1\r\nHost: a\r\n"
-              b"Content-Length: 4294967325\r\n\r\n" + body)
+              b"Content-Length: 4294967325\r\n\r\n" + body + smuggled)
     data = read_until_close(s)
     if not data.startswith(b"HTTP/1.1 413 "):
         fail("Content-Length 4294967325: %r" % data[:100])
