@@ -96,6 +96,9 @@ range "bytes=$((SIZE - 1))-" 206 $((SIZE - 1)) $((SIZE - 1))
 range "bytes=$SIZE-$SIZE" 416
 range "bytes= 10-20" 206 10 20
 range "bytes=10-20,15-30" 206 10 30
+range "bytes=0-99999999999999999999" 206 0 $((SIZE - 1))
+range "bytes=-99999999999999999999" 206 0 $((SIZE - 1))
+range "bytes=99999999999999999999-" 416
 range "bytes=5-1" 200
 range "pages=0-1" 200
 check "two ranges -> 206" test "$(curl -sS -m 5 -D "$T/rh" -o "$T/rb" -w '%{http_code}' -H 'Range: bytes=0-1,4-5' "$B$M")" = 206
