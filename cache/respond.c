@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +90,20 @@ static void json_error(struct uc_conn *c, int status, const char *code, const ch
     respond_json(c, status, json_pack("{s:s, s:s}", "error", code, "detail", detail), then_close);
 }
 
+/*
+ * RFC 9110 §10.1.1: a client that sent Expect: 100-continue waits for this before its
+ * body. Written directly, non-blocking: through the ring it could be overtaken by the
+ * final response's send if it had to wait for socket space. A full socket buffer
+ * (the client reads nothing) skips it; the client sends its body after its own
+ * timeout. False when the connection has to close (a part of it went out).
+ */
+static bool send_continue(struct uc_conn *c)
+{
+    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t n = send(c->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n == (ssize_t)sizeof(msg) - 1 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
 /* POST /ReportingWebService/events, /Inventory/report: read the body, then answer. */
 static void start_post(struct uc_conn *c)
 {
@@ -107,10 +122,15 @@ static void start_post(struct uc_conn *c)
         return;
     }
     c->x->body_need = (uint32_t)r->content_length;
-    if (c->in_len >= r->head_len + c->x->body_need)
+    if (c->in_len >= r->head_len + c->x->body_need) {
         uc_respond_body_ready(c);
-    else
-        uc_conn_want_body(c);
+        return;
+    }
+    if (r->expect_continue && r->version == 11 && c->in_len == r->head_len && !send_continue(c)) {
+        uc_conn_close(c);
+        return;
+    }
+    uc_conn_want_body(c);
 }
 
 void uc_respond_body_ready(struct uc_conn *c)
