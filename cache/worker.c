@@ -123,12 +123,38 @@ static void cancel_accept(struct uc_worker *w)
     worker_submit(w, sqe, OP_CANCEL);
 }
 
+/*
+ * Flush the access log. Lines a failed write loses are never lost silently: they are
+ * counted in /metrics (updcache_access_log_lines_dropped_total), and stderr says so
+ * once when losing starts and once when writing works again.
+ */
+static void flush_log(struct uc_worker *w)
+{
+    bool had = w->log.len > 0;
+    int rc = uc_accesslog_flush(&w->log);
+    uint64_t lost = w->log.dropped - w->log_dropped_seen;
+    if (lost) {
+        atomic_fetch_add_explicit(&w->m->access_log_dropped, lost, memory_order_relaxed);
+        w->log_dropped_seen = w->log.dropped;
+        if (!w->log_failing)
+            fprintf(stderr,
+                    "updcached: worker %u: access log write failed: %s; %llu lines lost "
+                    "(counted in updcache_access_log_lines_dropped_total)\n",
+                    w->id, strerror(-w->log.last_error), (unsigned long long)lost);
+        w->log_failing = true;
+    } else if (w->log_failing && had && rc == 0) {
+        fprintf(stderr, "updcached: worker %u: access log writable again\n", w->id);
+        w->log_failing = false;
+    }
+}
+
 /* New settings: the access log may have moved. */
 static void take_settings(struct uc_worker *w, const struct uc_settings *s)
 {
     const char *was = w->set->cfg.access_log, *now = s->cfg.access_log;
     if (strcmp(was, now) != 0) {
-        uc_accesslog_flush(&w->log);
+        flush_log(w);
+        w->log_dropped_seen = 0; /* a new log counts from zero */
         uc_accesslog_close(&w->log);
         int rc = uc_accesslog_open(&w->log, now);
         if (rc)
@@ -185,7 +211,7 @@ static void dispatch(struct uc_worker *w, struct io_uring_cqe *cqe)
         return;
     case OP_TICK:
         uc_conn_timers(w);
-        uc_accesslog_flush(&w->log);
+        flush_log(w);
         housekeeping(w);
         arm_tick(w);
         return;
@@ -272,7 +298,7 @@ void *uc_worker_run(void *arg)
             (w->nconns == 0 || w->now_ns > w->stop_deadline_ns))
             break;
     }
-    uc_accesslog_flush(&w->log);
+    flush_log(w);
     return NULL;
 }
 

@@ -234,7 +234,13 @@ check "stalled reader got a part only ($got bytes)" test "$got" -lt $((48 * 1024
 check "still serving after a stalled reader" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
 
 # --- Access log, rotation on SIGUSR1, SIGTERM.
+# A request line of quotes (each escaped to 4 bytes) and a 3000-byte User-Agent: the
+# line is written with its fields cut and marked, not dropped.
+q=$(head -c 1500 /dev/zero | tr '\0' '"')
+ua=$(head -c 3000 /dev/zero | tr '\0' u)
+raw "GET /$q HTTP/1.1\r\nHost: a\r\nUser-Agent: $ua\r\nConnection: close\r\n\r\n" >/dev/null
 sleep 1.2 # one tick: the buffer is flushed
+check "escaped long request line logged, cut with a marker" grep -qE '"GET /(\\x22)+\.\.\." 400 0 "-" "u+\.\.\." [0-9]+$' "$T/access.log"
 check "access log has request lines" grep -qE '"GET /Content/.* HTTP/1.1" 200 4096 "-" "curl/' "$T/access.log"
 check "access log has request time" grep -qE '" [0-9]+$' "$T/access.log"
 mv "$T/access.log" "$T/access.log.1"
@@ -243,6 +249,17 @@ sleep 0.3
 curl -sS -m 5 -o /dev/null "$B$U"
 sleep 1.2
 check "SIGUSR1 reopened the log" grep -q "GET $U" "$T/access.log"
+# A log that cannot be written: the lines lost are counted and said, not dropped silently.
+sed "s|^access_log = .*|access_log = /dev/full|; s|^port_file = .*|port_file = $T/ports2|; /^pid_file/d" "$C" >"$T/full.conf"
+"$UCD" --config "$T/full.conf" 2>"$T/full.err" &
+FPID=$!
+cleanup_hooks+=("kill $FPID 2>/dev/null")
+for _ in $(seq 100); do [ -s "$T/ports2" ] && break; sleep 0.05; done
+curl -sS -m 5 -o /dev/null "http://127.0.0.1:$(sed -n 's/^http=//p' "$T/ports2")$U" || true
+for _ in $(seq 30); do grep -q "lines lost" "$T/full.err" && break; sleep 0.1; done
+check "unwritable access log: lost lines reported" grep -q "access log write failed: No space left on device; 1 lines lost" "$T/full.err"
+kill -TERM $FPID
+wait $FPID || true
 kill -TERM $DPID
 for _ in $(seq 60); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM: exited" bash -c "! kill -0 $DPID 2>/dev/null"
