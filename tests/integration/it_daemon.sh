@@ -173,6 +173,7 @@ printf '[server]\nstore = %s/s/store\nmax_body_bytes = 5G\n' "$T" >"$T/big.conf"
 run_rc 2 "max_body_bytes = 5G refused" "$UCD" --config "$T/big.conf" --check-config
 check "max_body_bytes refusal names the key and the cap" has "$ERR$OUT" "max_body_bytes: 5G is too large: at most 64M"
 check "Expect: 100-continue answered (100, or the refusal at once)" $PY expect "$P"
+check "absolute-form targets served" $PY absform "$P" "$U" "$T/src/small.cab"
 check "still serving after bad input" test "$(curl -sS -m 5 "$B$U" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 
 # --- Slowloris: a head that never completes is cut off after header_timeout (2 s).
