@@ -23,7 +23,11 @@ struct uc_resp_file {
     const char *etag;      /* strong entity-tag, quotes included */
     size_t etag_len;
     const uint8_t *sha256; /* UC_SHA256_LEN bytes, for Repr-Digest */
+    bool replaceable;      /* may change in place (SelfUpdate): short max-age, never immutable */
 };
+
+/* How long a cache may keep a replaceable file before asking again (with its ETag). */
+#define UC_REPLACEABLE_MAX_AGE 300
 
 struct uc_resp_opts {
     bool close;        /* Connection: close, else keep-alive is implied (HTTP/1.1) */

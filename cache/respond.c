@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define PIPE_WANT (1024 * 1024)
 
@@ -320,15 +321,32 @@ static void add_file(struct uc_conn *c, uint64_t off, uint64_t len, bool small)
     add_mem(c, NULL, len);
 }
 
+/*
+ * A SelfUpdate file is replaced in place (wuident.cab), possibly keeping its size and,
+ * with touch -d, its mtime; hashing its bytes on every request would cost a read of
+ * the whole file on the event loop. Its ctime, though, changes with every write,
+ * rename or touch and cannot be set back, and a replacement by rename is a new inode:
+ * the strong ETag is a hash of inode, size, mtime and ctime (nanoseconds), cheap and
+ * different whenever the bytes can have changed. Hashed, so inode numbers do not leak.
+ */
+static void selfupdate_etag(const struct stat *sb, char *etag, size_t cap)
+{
+    const uint64_t key[] = {(uint64_t)sb->st_dev,          (uint64_t)sb->st_ino,
+                            (uint64_t)sb->st_size,         (uint64_t)sb->st_mtim.tv_sec,
+                            (uint64_t)sb->st_mtim.tv_nsec, (uint64_t)sb->st_ctim.tv_sec,
+                            (uint64_t)sb->st_ctim.tv_nsec};
+    snprintf(etag, cap, "\"%016llx\"", (unsigned long long)XXH3_64bits(key, sizeof(key)));
+}
+
 static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag, size_t cap)
 {
     if (c->x->route.root == UC_ROOT_SELFUPDATE) {
         struct stat sb;
         if (fstat(c->file_fd, &sb) || !S_ISREG(sb.st_mode))
             return false;
-        snprintf(etag, cap, "\"%llx-%llx\"", (unsigned long long)sb.st_mtime,
-                 (unsigned long long)sb.st_size);
-        *f = (struct uc_resp_file){(uint64_t)sb.st_size, sb.st_mtime, etag, strlen(etag), NULL};
+        selfupdate_etag(&sb, etag, cap);
+        *f = (struct uc_resp_file){(uint64_t)sb.st_size, sb.st_mtime, etag,
+                                   strlen(etag),         NULL,        true};
         return true;
     }
     /* Strong ETag from the content hash: the bytes of an address never change. */
@@ -336,7 +354,8 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
     uc_hex_encode(c->x->rec.sha256, 16, etag + 1, false);
     etag[33] = '"';
     etag[34] = 0;
-    *f = (struct uc_resp_file){c->x->rec.size, c->x->rec.ingest_time, etag, 34, c->x->rec.sha256};
+    *f = (struct uc_resp_file){c->x->rec.size, c->x->rec.ingest_time, etag, 34, c->x->rec.sha256,
+                               false};
     return true;
 }
 

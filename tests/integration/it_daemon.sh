@@ -127,6 +127,28 @@ check "If-Range date match keeps 206" test "$(curl -sS -m 5 -o /dev/null -w '%{h
 check "304 carries the ETag" bash -c "curl -sS -m 5 -D - -o /dev/null -H 'If-None-Match: $etag' '$B$U' | grep -q '^ETag: $etag'"
 check "HEAD with Range answers like GET" test "$(curl -sS -m 5 -I -o /dev/null -w '%{http_code}' -r 0-9 "$B$U")" = 206
 
+# --- SelfUpdate files are replaced in place: a short max-age, never immutable, and an
+# ETag that changes with the bytes even when size and mtime are kept.
+mkdir -p "$T/s/store/SelfUpdate/wuident"
+SU=$T/s/store/SelfUpdate/wuident/wuident.cab
+make_file "$SU" 3000
+curl -sS -m 5 -D "$T/suh" -o "$T/sub" "$B/SelfUpdate/wuident/wuident.cab"
+check "SelfUpdate served" cmp -s "$T/sub" "$SU"
+check "SelfUpdate not immutable" bash -c "! grep -qi immutable '$T/suh'"
+ma=$(sed -n 's/^Cache-Control: public, max-age=\([0-9]*\)\r$/\1/p' "$T/suh")
+check "SelfUpdate max-age at most an hour (${ma:-none})" test "${ma:-99999}" -le 3600
+e1=$(sed -n 's/^ETag: \(.*\)\r$/\1/p' "$T/suh")
+touch -r "$SU" "$T/su.ref"
+sleep 0.05
+head -c 3000 /dev/urandom | dd of="$SU" conv=notrunc status=none
+touch -r "$T/su.ref" "$SU"
+check "SelfUpdate rewritten with the same size and mtime" test "$(stat -c %s.%y "$SU")" = "$(stat -c 3000.%y "$T/su.ref")"
+curl -sS -m 5 -D "$T/suh" -o "$T/sub" -H "If-None-Match: $e1" "$B/SelfUpdate/wuident/wuident.cab"
+check "SelfUpdate old ETag no longer matches: 200 with the new bytes" cmp -s "$T/sub" "$SU"
+e2=$(sed -n 's/^ETag: \(.*\)\r$/\1/p' "$T/suh")
+check "SelfUpdate ETag changed ($e1 -> $e2)" test -n "$e2" -a "$e1" != "$e2"
+check "SelfUpdate unchanged: 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $e2" "$B/SelfUpdate/wuident/wuident.cab")" = 304
+
 # --- Raw connections: pipelining, HTTP/1.0, Connection: close, bad input.
 raw() { # BYTES (printf format) -> the response bytes until the server closes (or 3 s)
     exec 3<>"/dev/tcp/127.0.0.1/$P"

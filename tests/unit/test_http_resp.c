@@ -9,7 +9,7 @@
 static const uint8_t sha[UC_SHA256_LEN] = {
     0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
-static const struct uc_resp_file file = {10000, 784111777, "\"e3b0c442\"", 10, sha};
+static const struct uc_resp_file file = {10000, 784111777, "\"e3b0c442\"", 10, sha, false};
 static const struct uc_resp_opts keep = {false, false, 784111777, NULL, false};
 
 static void expect_line(const char *head, const char *line)
@@ -37,6 +37,15 @@ static void test_resp_200_206(void **state)
     assert_null(strstr(h, "Transfer-Encoding"));
     assert_null(strstr(h, "Connection:"));
     assert_string_equal(h + n - 4, "\r\n\r\n");
+    /* A file replaced in place (SelfUpdate) is never immutable. */
+    struct uc_resp_file su = {10, 784111777, "\"0123456789abcdef\"", 18, NULL, true};
+    uc_resp_content_head(h, sizeof(h), 200, &su, NULL, NULL, 10, &keep);
+    expect_line(h, "Cache-Control: public, max-age=300");
+    assert_null(strstr(h, "immutable"));
+    assert_null(strstr(h, "Repr-Digest"));
+    uc_resp_content_head(h, sizeof(h), 304, &su, NULL, NULL, 0, &keep);
+    expect_line(h, "Cache-Control: public, max-age=300");
+    n = uc_resp_content_head(h, sizeof(h), 200, &file, NULL, NULL, 10000, &keep);
     struct uc_range r = {100, 199};
     const struct uc_resp_opts close10 = {true, true, 784111777, NULL, false};
     n = uc_resp_content_head(h, sizeof(h), 206, &file, &r, NULL, 100, &close10);
