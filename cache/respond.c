@@ -215,6 +215,13 @@ static void open_file(struct uc_conn *c)
     uc_conn_submit(c, sqe, OP_OPEN);
 }
 
+/* SPEC §3: a /Content/ name is the stored file's, digest and extension (any case);
+ * only the msdownload form resolves by SHA-1 alone. */
+static bool name_matches(const struct uc_xfer *x)
+{
+    return x->route.root != UC_ROOT_CONTENT || !strcmp(x->route.suffix, x->rec.suffix);
+}
+
 void uc_respond_request(struct uc_conn *c)
 {
     struct uc_http_req *r = &c->x->req;
@@ -268,9 +275,10 @@ void uc_respond_request(struct uc_conn *c)
         /* The index is asked every time, before the hot cache: a file quarantined by
          * verify --repair stops being served at once. */
         int rc = lookup(c->w, c->x->route.sha1, &c->x->rec);
-        if (rc == 0 && c->x->rec.state == UC_FILE_PRESENT && serve_hot(c))
+        bool present = rc == 0 && c->x->rec.state == UC_FILE_PRESENT && name_matches(c->x);
+        if (present && serve_hot(c))
             return;
-        if (rc == 0 && c->x->rec.state == UC_FILE_PRESENT)
+        if (present)
             open_file(c);
         else if (rc == 0 || rc == UC_ENOTFOUND)
             uc_respond_error(c, 404, NULL, false);

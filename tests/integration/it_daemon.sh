@@ -63,6 +63,10 @@ done
 check "lower-case path" test "$(curl -sS -m 5 "$B${U,,}" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 s=$(sha1sum <"$T/src/small.cab" | cut -c1-40)
 check "msdownload alias" test "$(curl -sS -m 5 "$B/c/msdownload/update/software/x/kb1_$s.cab" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+check "msdownload alias resolves by SHA-1 alone (any extension)" test "$(curl -sS -m 5 "$B/c/msdownload/update/software/x/kb1_$s.exe" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+check "Content name with another extension 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B${U%.cab}.exe")" = 404
+check "Content name with -express.cab for a .cab 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B${U%.cab}-express.cab")" = 404
+check "Content extension in upper case 200" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B${U%.cab}.CAB")" = 200
 wrong="/Content/00/${s^^}.cab"
 [ "${s: -2}" != 00 ] || wrong="/Content/01/${s^^}.cab"
 check "wrong XX folder 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$wrong")" = 404
