@@ -200,16 +200,17 @@ static void open_file(struct uc_conn *c)
 {
     struct uc_daemon *d = c->w->d;
     struct io_uring_sqe *sqe = uc_sqe(c->w);
+    /* Both stay beneath their directory: no "..", and no symlink planted in the store
+     * can point a request at a file outside it. */
+    c->x->how =
+        (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
+                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
     if (c->x->route.root == UC_ROOT_SELFUPDATE) {
-        /* The client's path stays beneath SelfUpdate/: no "..", no symlinks out. */
-        c->x->how = (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
-                                      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                                 RESOLVE_NO_MAGICLINKS};
         io_uring_prep_openat2(sqe, d->selfupdate_fd, c->x->route.path + strlen("/SelfUpdate/"),
                               &c->x->how);
     } else {
         uc_store_content_name(c->x->rec.sha1, c->x->rec.suffix, c->x->name, sizeof(c->x->name));
-        io_uring_prep_openat(sqe, d->store->content_fd, c->x->name, O_RDONLY | O_CLOEXEC, 0);
+        io_uring_prep_openat2(sqe, d->store->content_fd, c->x->name, &c->x->how);
     }
     c->state = C_OPENING;
     uc_conn_submit(c, sqe, OP_OPEN);
@@ -464,7 +465,10 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
 void uc_respond_on_open(struct uc_conn *c, int res)
 {
     if (res < 0) {
-        if (c->x->route.root != UC_ROOT_SELFUPDATE)
+        if (c->x->route.root != UC_ROOT_SELFUPDATE && (res == -ELOOP || res == -EXDEV))
+            fprintf(stderr, "updcached: Content/%s: a symlink in the store; not followed (404)\n",
+                    c->x->name);
+        else if (c->x->route.root != UC_ROOT_SELFUPDATE)
             fprintf(stderr, "updcached: Content/%s: indexed as present but cannot be opened: %s\n",
                     c->x->name, strerror(-res));
         uc_respond_error(c, res == -ENOENT || res == -ELOOP || res == -EXDEV ? 404 : 503, NULL,

@@ -214,6 +214,19 @@ make_file "$T/src/late.msu" 12345
 "$UC" add --config "$C" --key "$T/k" --title late "$T/src/late.msu" >/dev/null 2>&1
 check "file added while running is served" cmp -s <(curl -sS -m 5 "$B$(url_of "$T/src/late.msu")") "$T/src/late.msu"
 
+# --- A symlink planted in the store is not followed out of it (never served).
+make_file "$T/src/planted.cab" 6000
+"$UC" add --config "$C" --key "$T/k" --title planted "$T/src/planted.cab" >/dev/null 2>&1
+PL=$(url_of "$T/src/planted.cab")
+# the same size as the record, so nothing but the open can tell them apart
+{ printf 'secret bytes outside the store\n'; head -c 5969 /dev/zero | tr '\0' s; } >"$T/outside.txt"
+rm -f "$T/s/store$PL"
+ln -s "$T/outside.txt" "$T/s/store$PL"
+code=$(curl -sS -m 5 -o "$T/body" -w '%{http_code}' "$B$PL")
+check "symlink in the store not followed ($code)" test "$code" = 404 -o "$code" = 403
+check "symlink target's bytes never sent" bash -c "! grep -q 'secret bytes' '$T/body'"
+check "symlink refusal logged" grep -q "a symlink in the store; not followed" "$T/daemon.err"
+
 # --- A hot (cached) file that verify --repair quarantines is not served any more.
 for _ in 1 2 3; do curl -sS -m 5 -o /dev/null "$B$U"; done
 F=$T/s/store$U
