@@ -408,7 +408,7 @@ static void on_bytes(struct uc_conn *c, const char *data, uint32_t len)
     process_input(c);
 }
 
-void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
+void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe)
 {
     struct uc_worker *w = c->w;
     bool last = !(cqe->flags & IORING_CQE_F_MORE);

@@ -125,6 +125,14 @@ struct uc_conn {
     struct uc_xfer *x; /* the request in progress, or NULL */
 };
 
+/* A completion copied out of the CQ ring: the ring can be emptied before it is handled
+ * (worker.c, uc_sqe() under a full completion queue). */
+struct uc_cqe {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+};
+
 /* What the worker applies now; replaced as a whole on SIGHUP (daemon.h). */
 #define W_CFG(w) (&(w)->set->cfg)
 
@@ -150,6 +158,8 @@ struct uc_worker {
     struct uc_metrics *m;      /* this worker's shard of the counters */
     long nconns;
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
+    struct uc_cqe *cq_q; /* completions taken from the ring, handled in order */
+    unsigned cq_n, cq_pos, cq_cap;
     struct uc_xfer *xfer_pool; /* free request states, reused before malloc */
     unsigned xfer_pooled;
     /* Provided buffer ring for multishot receive (NULL: single-shot fallback). */
@@ -175,7 +185,7 @@ int64_t uc_now_ns(void);
 
 /* conn.c */
 void uc_conn_accepted(struct uc_worker *w, int fd);
-void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe);
+void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe);
 void uc_conn_close(struct uc_conn *c);
 void uc_conn_free(struct uc_conn *c);
 void uc_conn_linger(struct uc_conn *c);
