@@ -25,6 +25,7 @@ int uc_accesslog_open(struct uc_accesslog *log, const char *dest)
 {
     log->len = 0;
     log->dropped = 0;
+    log->last_error = 0;
     log->path = NULL;
     log->fd = -1;
     if (!strcmp(dest, "off"))
@@ -46,84 +47,94 @@ int uc_accesslog_open(struct uc_accesslog *log, const char *dest)
     return 0;
 }
 
-/* Append s[0..n) escaped; returns false when the line buffer is full. */
-static bool put_escaped(char *out, size_t cap, size_t *len, const char *s, size_t n)
+/*
+ * Room, in escaped bytes, for each field the client chooses. With the fixed parts
+ * (address, date, status, sizes) a line always fits LOG_LINE_MAX, so no line is ever
+ * dropped for its length: a longer field is cut and ends in "...".
+ */
+#define LOG_LINE_MAX 4096
+#define REQUEST_LINE_MAX 2048
+#define REFERER_MAX 768
+#define USER_AGENT_MAX 768
+#define CUT_MARK "..."
+
+/* s[0..n) escaped into out, at most max bytes (a cut ends in CUT_MARK); its length. */
+static size_t put_escaped(char *out, const char *s, size_t n, size_t max)
 {
     static const char hex[] = "0123456789ABCDEF";
+    const size_t mark = sizeof(CUT_MARK) - 1;
+    size_t len = 0, cut = 0;
+    bool cut_found = false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-        if (*len + (plain ? 1 : 4) >= cap)
-            return false;
+        size_t w = plain ? 1 : 4;
+        if (!cut_found && len + w + mark > max) {
+            cut = len; /* the last place the mark still fits, should the rest not */
+            cut_found = true;
+        }
+        if (len + w > max) {
+            memcpy(out + cut, CUT_MARK, mark);
+            return cut + mark;
+        }
         if (plain) {
-            out[(*len)++] = (char)c;
+            out[len++] = (char)c;
         } else {
-            out[(*len)++] = '\\';
-            out[(*len)++] = 'x';
-            out[(*len)++] = hex[c >> 4];
-            out[(*len)++] = hex[c & 15];
+            out[len++] = '\\';
+            out[len++] = 'x';
+            out[len++] = hex[c >> 4];
+            out[len++] = hex[c & 15];
         }
     }
-    return true;
+    return len;
 }
 
-static bool put_raw(char *out, size_t cap, size_t *len, const char *s)
+/* A field between quotes, "-" when absent. */
+static size_t put_quoted(char *out, const char *v, size_t n, size_t max)
 {
-    size_t n = strlen(s);
-    if (*len + n >= cap)
-        return false;
-    memcpy(out + *len, s, n);
-    *len += n;
-    return true;
+    size_t len = 0;
+    out[len++] = '"';
+    if (v) {
+        len += put_escaped(out + len, v, n, max);
+    } else {
+        out[len++] = '-';
+    }
+    out[len++] = '"';
+    return len;
 }
 
-/* A header value, or "-" when absent, between quotes. */
-static bool put_quoted(char *out, size_t cap, size_t *len, const char *v, size_t n)
+/* The line for a, at most LOG_LINE_MAX bytes. */
+static size_t format_line(char out[LOG_LINE_MAX], const struct uc_access *a)
 {
-    return put_raw(out, cap, len, "\"") &&
-           (v ? put_escaped(out, cap, len, v, n) : put_raw(out, cap, len, "-")) &&
-           put_raw(out, cap, len, "\"");
-}
-
-/* The line for a, or 0 when it does not fit in cap. */
-static size_t format_line(char *out, size_t cap, const struct uc_access *a)
-{
-    char head[128], mid[64], tail[32];
     time_t t = (time_t)a->time;
     struct tm tm;
     gmtime_r(&t, &tm);
     char when[40];
     strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    snprintf(head, sizeof(head), "%s - - [%s] ", a->client, when);
-    snprintf(mid, sizeof(mid), " %d %llu ", a->status, (unsigned long long)a->bytes);
-    snprintf(tail, sizeof(tail), " %llu\n", (unsigned long long)a->duration_us);
-    size_t len = 0;
-    bool ok = put_raw(out, cap, &len, head) &&
-              put_quoted(out, cap, &len, a->request_line, a->request_line_len) &&
-              put_raw(out, cap, &len, mid) &&
-              put_quoted(out, cap, &len, a->referer, a->referer_len) &&
-              put_raw(out, cap, &len, " ") &&
-              put_quoted(out, cap, &len, a->user_agent, a->user_agent_len) &&
-              put_raw(out, cap, &len, tail);
-    return ok ? len : 0;
+    /* The client text is an address the daemon formatted, never network bytes. */
+    int n = snprintf(out, 128, "%.64s - - [%s] ", a->client, when);
+    size_t len = n > 0 && n < 128 ? (size_t)n : 0;
+    len += put_quoted(out + len, a->request_line, a->request_line_len, REQUEST_LINE_MAX);
+    len += (size_t)snprintf(out + len, 48, " %d %llu ", a->status, (unsigned long long)a->bytes);
+    len += put_quoted(out + len, a->referer, a->referer_len, REFERER_MAX);
+    out[len++] = ' ';
+    len += put_quoted(out + len, a->user_agent, a->user_agent_len, USER_AGENT_MAX);
+    len += (size_t)snprintf(out + len, 32, " %llu\n", (unsigned long long)a->duration_us);
+    return len;
 }
+
+_Static_assert(128 + 48 + 32 + 1 + 3 * 2 + REQUEST_LINE_MAX + REFERER_MAX + USER_AGENT_MAX <=
+                   LOG_LINE_MAX,
+               "a formatted line always fits");
 
 void uc_accesslog_add(struct uc_accesslog *log, const struct uc_access *a)
 {
     if (log->fd < 0)
         return;
-    char line[4096];
-    size_t n = format_line(line, sizeof(line), a);
-    if (n == 0) {
-        /* A line longer than 4 KiB (a huge request line): log it cut, never drop it. */
-        struct uc_access cut = *a;
-        cut.request_line_len = a->request_line_len > 1024 ? 1024 : a->request_line_len;
-        cut.referer_len = a->referer_len > 512 ? 512 : a->referer_len;
-        cut.user_agent_len = a->user_agent_len > 512 ? 512 : a->user_agent_len;
-        n = format_line(line, sizeof(line), &cut);
-    }
+    char line[LOG_LINE_MAX];
+    size_t n = format_line(line, a);
     if (log->len + n > sizeof(log->buf))
-        uc_accesslog_flush(log);
+        uc_accesslog_flush(log); /* a failed write is counted in dropped */
     memcpy(log->buf + log->len, line, n);
     log->len += n;
 }
@@ -134,6 +145,7 @@ int uc_accesslog_flush(struct uc_accesslog *log)
         return 0;
     int rc = uc_write_all(log->fd, log->buf, log->len);
     if (rc) {
+        log->last_error = rc;
         size_t lines = 0;
         for (size_t i = 0; i < log->len; i++)
             lines += log->buf[i] == '\n';

@@ -20,7 +20,8 @@ struct uc_accesslog {
     int fd;           /* -1 when off */
     char *path;       /* owned; NULL for stderr or off */
     size_t len;       /* bytes waiting in buf */
-    uint64_t dropped; /* lines lost to write errors, reported once per flush failure */
+    uint64_t dropped; /* lines lost to write errors (the daemon counts them in /metrics) */
+    int last_error;   /* -errno of the last failed write */
     char buf[UC_ACCESSLOG_BUF];
 };
 
@@ -38,7 +39,9 @@ struct uc_access {
 
 /* dest: a path (appended to, created 0644), "-" for stderr, "off". Returns 0 or -errno. */
 int uc_accesslog_open(struct uc_accesslog *log, const char *dest);
-/* Buffer one line; flushes first when it would not fit. */
+/* Buffer one line; flushes first when it would not fit. Fields the client chose are
+ * escaped and cut (ending in "...") so that a line always fits: none is lost to its
+ * length. */
 void uc_accesslog_add(struct uc_accesslog *log, const struct uc_access *a);
 /* Write what is buffered. Returns 0 or -errno (the lines are then dropped, counted). */
 int uc_accesslog_flush(struct uc_accesslog *log);

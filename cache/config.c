@@ -266,6 +266,25 @@ static int set_value(struct load_ctx *c, const struct key_def *k, const char *va
     return rc;
 }
 
+/* Sizes with an upper bound the daemon depends on (a bigger value would be truncated or
+ * would let one request hold that much memory). */
+static const struct {
+    const char *key;
+    uint64_t max;
+    const char *max_text, *why;
+} size_caps[] = {
+    {"max_body_bytes", UC_MAX_BODY_LIMIT, "64M", "a body is buffered whole in memory"},
+};
+
+static void check_cap(struct load_ctx *c, const struct key_def *k, const char *value)
+{
+    for (size_t i = 0; i < UC_ARRAY_LEN(size_caps); i++)
+        if (!strcmp(k->key, size_caps[i].key) &&
+            *(uint64_t *)((char *)c->cfg + k->off) > size_caps[i].max)
+            add_err(c, "%s:%d: [%s] %s: %s is too large: at most %s (%s)", c->file, c->line,
+                    k->section, k->key, value, size_caps[i].max_text, size_caps[i].why);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct load_ctx *c = user;
@@ -288,6 +307,8 @@ static int handler(void *user, const char *section, const char *name, const char
                     name, value, kind_hint(k->kind));
         else if (rc)
             add_err(c, "%s:%d: [%s] %s: %s", c->file, c->line, section, name, strerror(-rc));
+        else if (k->kind == K_SIZE)
+            check_cap(c, k, value);
         return 1;
     }
     add_err(c, "%s:%d: [%s] %s: unknown key", c->file, c->line, section, name);

@@ -16,6 +16,10 @@
 /* Most io_uring workers a daemon runs: each holds an index reader slot (index.h). */
 #define UC_WORKERS_MAX 1024
 
+/* The largest [server] max_body_bytes: a POST body is held whole in memory, and the
+ * plain port's input buffer is sized in 32 bits. */
+#define UC_MAX_BODY_LIMIT (64ULL << 20)
+
 struct uc_strlist {
     size_t n;
     char **v; /* owned */

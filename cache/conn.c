@@ -125,9 +125,15 @@ static void release_request(struct uc_conn *c)
         }
         c->x = NULL;
     }
-    free(c->in);
-    c->in = NULL;
-    c->in_len = c->in_cap = 0;
+    c->in_len = 0;
+    /* A single-shot recv still in flight writes into in (a 408 or linger while waiting
+     * for a head): freed when it completes, or another connection's next allocation
+     * would receive this one's bytes. */
+    if (!c->recv_in) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
 }
 
 void uc_worker_pool_free(struct uc_worker *w)
@@ -178,7 +184,7 @@ void uc_conn_close(struct uc_conn *c)
 static void arm_recv(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
-    if (c->recv_armed || c->state == C_CLOSING)
+    if (c->recv_armed || c->state == C_CLOSING || c->rd_eof)
         return;
     struct io_uring_sqe *sqe = uc_sqe(w);
     if (w->multishot) {
@@ -189,6 +195,7 @@ static void arm_recv(struct uc_conn *c)
         io_uring_prep_recv(sqe, c->fd, w->scratch, SCRATCH_LEN, 0); /* bytes thrown away */
     } else {
         io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        c->recv_in = true;
     }
     uc_conn_submit(c, sqe, OP_RECV);
     c->recv_armed = true;
@@ -199,7 +206,7 @@ static bool in_reserve(struct uc_conn *c, uint32_t want, uint32_t max)
 {
     if (c->in_cap - c->in_len >= want)
         return true;
-    if ((uint64_t)c->in_len + want > max)
+    if (c->recv_in || (uint64_t)c->in_len + want > max)
         return false;
     uint32_t cap = c->in_cap ? c->in_cap : IN_FIRST;
     while (cap < c->in_len + want)
@@ -230,6 +237,10 @@ static void want_head(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
     c->state = C_READ_HEAD;
+    if (c->rd_eof) { /* every complete request has been answered; no more can come */
+        uc_conn_close(c);
+        return;
+    }
     if (c->in_len == 0) {
         tq_enter(c, TQ_IDLE, false);
     } else if (!begin_head(c)) {
@@ -294,6 +305,10 @@ void uc_conn_next_request(struct uc_conn *c)
 void uc_conn_want_body(struct uc_conn *c)
 {
     uint32_t total = c->x->req.head_len + c->x->body_need;
+    if (c->rd_eof) { /* the rest of the body will never come */
+        uc_conn_close(c);
+        return;
+    }
     if (c->state != C_READ_BODY) {
         c->state = C_READ_BODY;
         tq_enter(c, TQ_HEAD, true); /* the body gets header_timeout too */
@@ -315,6 +330,10 @@ void uc_conn_linger(struct uc_conn *c)
 {
     if (c->state == C_CLOSING || c->state == C_LINGER)
         return;
+    if (c->rd_eof) { /* no unread input can make the close a reset */
+        uc_conn_close(c);
+        return;
+    }
     c->state = C_LINGER;
     c->lingered = 0;
     shutdown(c->fd, SHUT_WR);
@@ -389,16 +408,19 @@ static void on_bytes(struct uc_conn *c, const char *data, uint32_t len)
     process_input(c);
 }
 
-void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
+void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe)
 {
     struct uc_worker *w = c->w;
     bool last = !(cqe->flags & IORING_CQE_F_MORE);
     int res = cqe->res;
     const char *data = NULL;
+    bool into_in = false;
     if (last) {
         c->inflight--;
         c->recv_armed = false;
         c->recv_cancel = false;
+        into_in = c->recv_in;
+        c->recv_in = false;
     }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -409,6 +431,8 @@ void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
     } else if (res > 0 && c->state != C_CLOSING) {
         on_bytes(c, NULL, (uint32_t)res);
     }
+    if (into_in && c->state == C_LINGER) /* the buffer release_request() had to keep */
+        release_request(c);
     if (c->state == C_CLOSING)
         return;
     if (res == -EINVAL && w->multishot && c->in_len == 0) {
@@ -418,6 +442,12 @@ void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe)
                 "request at a time\n",
                 w->id);
         w->multishot = false;
+    } else if (res == 0 && c->state != C_READ_HEAD && c->state != C_READ_BODY &&
+               c->state != C_LINGER) {
+        /* A half-close after complete requests (RFC 9112 §9.6): their responses are
+         * still wanted. Receiving stops; want_head() closes once they are sent. */
+        c->rd_eof = true;
+        return;
     } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
         uc_conn_close(c); /* end of input, or the socket failed */
         return;

@@ -82,6 +82,7 @@ struct uc_xfer {
     bool keep;          /* keep-alive after this response */
     bool head_only;     /* HEAD: headers only */
     uint32_t body_need; /* POST: body bytes after the head, consumed with it */
+    _Static_assert(UC_MAX_BODY_LIMIT + (1ULL << 20) < UINT32_MAX, "body_need is 32-bit");
     char out[UC_OUT_CAP];
 };
 
@@ -109,6 +110,8 @@ struct uc_conn {
     uint8_t tq;
     bool recv_armed;  /* a receive is in flight (multishot: until its last CQE) */
     bool recv_cancel; /* its cancellation was asked for (input backpressure) */
+    bool recv_in;     /* it is a single-shot recv writing into in: in must not move */
+    bool rd_eof;      /* the client half-closed: answer what came, then close */
     char client[46];  /* INET6_ADDRSTRLEN */
 
     char *in; /* request head bytes, then whatever was pipelined after them; lazy */
@@ -120,6 +123,14 @@ struct uc_conn {
     int pipe_r, pipe_w;
     uint64_t pipe_fill, pipe_cap;
     struct uc_xfer *x; /* the request in progress, or NULL */
+};
+
+/* A completion copied out of the CQ ring: the ring can be emptied before it is handled
+ * (worker.c, uc_sqe() under a full completion queue). */
+struct uc_cqe {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
 };
 
 /* What the worker applies now; replaced as a whole on SIGHUP (daemon.h). */
@@ -141,10 +152,14 @@ struct uc_worker {
     MDB_txn *txn;                  /* reset read transaction, renewed per lookup */
     struct uc_accesslog log;
     int log_gen;
-    struct uc_hotcache hot; /* this worker's share of [server] hot_cache */
-    struct uc_metrics *m;   /* this worker's shard of the counters */
+    uint64_t log_dropped_seen; /* log.dropped already added to the metrics */
+    bool log_failing;          /* the last flush lost lines: said once on stderr */
+    struct uc_hotcache hot;    /* this worker's share of [server] hot_cache */
+    struct uc_metrics *m;      /* this worker's shard of the counters */
     long nconns;
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
+    struct uc_cqe *cq_q; /* completions taken from the ring, handled in order */
+    unsigned cq_n, cq_pos, cq_cap;
     struct uc_xfer *xfer_pool; /* free request states, reused before malloc */
     unsigned xfer_pooled;
     /* Provided buffer ring for multishot receive (NULL: single-shot fallback). */
@@ -170,7 +185,7 @@ int64_t uc_now_ns(void);
 
 /* conn.c */
 void uc_conn_accepted(struct uc_worker *w, int fd);
-void uc_conn_on_recv(struct uc_conn *c, const struct io_uring_cqe *cqe);
+void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe);
 void uc_conn_close(struct uc_conn *c);
 void uc_conn_free(struct uc_conn *c);
 void uc_conn_linger(struct uc_conn *c);

@@ -170,6 +170,8 @@ static enum uc_parse_rc on_header(struct uc_http_req *req, const char *buf)
     }
     if (span_is(buf, h->name, "connection"))
         on_connection(req, v, h->value.len);
+    else if (span_is(buf, h->name, "expect") && span_is(buf, h->value, "100-continue"))
+        req->expect_continue = true;
     return UC_PARSE_OK;
 }
 

@@ -81,6 +81,7 @@ struct uc_http_req {
     bool chunked;           /* Transfer-Encoding: chunked (the body is the caller's business) */
     bool conn_close;        /* Connection: close, or HTTP/1.0 without keep-alive */
     bool conn_keep_alive;
+    bool expect_continue; /* Expect: 100-continue (RFC 9110 §10.1.1) */
 };
 
 /* Reset req for a new request (keep-alive reuses the struct). */

@@ -110,10 +110,13 @@ static void validators(struct out *o, const struct uc_resp_file *f)
     uc_httpdate_format(f->last_modified, lm);
     if (f->sha256)
         EVP_EncodeBlock((unsigned char *)b64, f->sha256, UC_SHA256_LEN);
-    put(o,
-        "ETag: %.*s\r\nLast-Modified: %s\r\nCache-Control: public, max-age=31536000, "
-        "immutable\r\n",
-        (int)f->etag_len, f->etag, lm);
+    put(o, "ETag: %.*s\r\nLast-Modified: %s\r\n", (int)f->etag_len, f->etag, lm);
+    /* Content is addressed by its hash: its bytes never change. A replaceable file's
+     * do, so caches keep it briefly and revalidate with the ETag (a 304 is cheap). */
+    if (f->replaceable)
+        put(o, "Cache-Control: public, max-age=%d\r\n", UC_REPLACEABLE_MAX_AGE);
+    else
+        put(o, "Cache-Control: public, max-age=31536000, immutable\r\n");
     if (f->sha256) /* static SelfUpdate files have no indexed digest */
         put(o, "Repr-Digest: sha-256=:%s:\r\n", b64);
 }
@@ -159,7 +162,7 @@ size_t uc_resp_error(char *out, size_t cap, int status, const char *detail,
     if (status == 405)
         put(&o, "Allow: %s\r\n", opt->allow ? opt->allow : "GET, HEAD");
     put(&o, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n\r\n%.*s", blen,
-        (int)blen, body);
+        opt->head_only ? 0 : (int)blen, body);
     return done(&o);
 }
 
@@ -168,8 +171,8 @@ size_t uc_resp_json(char *out, size_t cap, int status, const char *json, size_t 
 {
     struct out o = {out, 0, cap, cap == 0};
     common(&o, status, opt);
-    put(&o, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s", len, (int)len,
-        json);
+    put(&o, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s", len,
+        opt->head_only ? 0 : (int)len, json);
     return done(&o);
 }
 

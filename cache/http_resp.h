@@ -23,13 +23,18 @@ struct uc_resp_file {
     const char *etag;      /* strong entity-tag, quotes included */
     size_t etag_len;
     const uint8_t *sha256; /* UC_SHA256_LEN bytes, for Repr-Digest */
+    bool replaceable;      /* may change in place (SelfUpdate): short max-age, never immutable */
 };
+
+/* How long a cache may keep a replaceable file before asking again (with its ETag). */
+#define UC_REPLACEABLE_MAX_AGE 300
 
 struct uc_resp_opts {
     bool close;        /* Connection: close, else keep-alive is implied (HTTP/1.1) */
     bool http10;       /* answer "HTTP/1.0"-compatible: keep-alive must be announced */
     int64_t now;       /* for Date */
     const char *allow; /* 405's Allow header; NULL: "GET, HEAD" */
+    bool head_only;    /* answers a HEAD: the head says what a GET would get, no body */
 };
 
 /*
@@ -43,14 +48,15 @@ size_t uc_resp_content_head(char *out, size_t cap, int status, const struct uc_r
 
 /*
  * A complete short error response: head plus a one-line plain-text body naming the
- * status and detail (e.g. the https:// URL to use). 405 carries "Allow: GET, HEAD".
- * Returns the total length, or 0 if cap is too small.
+ * status and detail (e.g. the https:// URL to use); with head_only the head alone, its
+ * Content-Length still the body's. 405 carries "Allow: GET, HEAD". Returns the total
+ * length, or 0 if cap is too small.
  */
 size_t uc_resp_error(char *out, size_t cap, int status, const char *detail,
                      const struct uc_resp_opts *o);
 
-/* A complete application/json response. Returns the total length, or 0 if cap is too
- * small. */
+/* A complete application/json response (head_only: without its body). Returns the
+ * total length, or 0 if cap is too small. */
 size_t uc_resp_json(char *out, size_t cap, int status, const char *json, size_t len,
                     const struct uc_resp_opts *o);
 

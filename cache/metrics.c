@@ -53,6 +53,7 @@ void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metric
         ADD(out->reports_refused, m->reports_refused);
         ADD(out->auth_failures, m->auth_failures);
         ADD(out->tls_plain_refused, m->tls_plain_refused);
+        ADD(out->access_log_dropped, m->access_log_dropped);
     }
 }
 
@@ -138,6 +139,9 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
            "Requests refused for missing, bad or expired credentials.", LOAD(m->auth_failures));
     single(&t, "updcache_tls_plain_requests_total", "counter",
            "Plain HTTP requests refused on the TLS port.", LOAD(m->tls_plain_refused));
+    single(&t, "updcache_access_log_lines_dropped_total", "counter",
+           "Access log lines lost because the log could not be written.",
+           LOAD(m->access_log_dropped));
     return uc_text_take(&t, NULL);
 }
 
@@ -164,7 +168,7 @@ char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra 
     }
     json_t *root = json_pack(
         "{s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, "
-        "s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:I, s:I}",
+        "s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I}",
         "requests", req, "body_bytes_sent", "http", (json_int_t)LOAD(m->body_bytes[0]), "https",
         (json_int_t)LOAD(m->body_bytes[1]), "hot_cache", "hits", (json_int_t)LOAD(m->hot_hits),
         "misses", (json_int_t)LOAD(m->hot_misses), "connections", "http", (json_int_t)x->conns_http,
@@ -176,7 +180,8 @@ char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra 
         (json_int_t)LOAD(m->reports_accepted), "refused", (json_int_t)LOAD(m->reports_refused),
         "stored", (json_int_t)x->reports_stored, "auth_failures",
         (json_int_t)LOAD(m->auth_failures), "tls_plain_requests_refused",
-        (json_int_t)LOAD(m->tls_plain_refused));
+        (json_int_t)LOAD(m->tls_plain_refused), "access_log_lines_dropped",
+        (json_int_t)LOAD(m->access_log_dropped));
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return s;

@@ -37,7 +37,8 @@ struct uc_metrics {
     _Atomic uint64_t hot_hits, hot_misses;
     _Atomic uint64_t reports_accepted, reports_refused;
     _Atomic uint64_t auth_failures;
-    _Atomic uint64_t tls_plain_refused; /* plain HTTP sent to the TLS port */
+    _Atomic uint64_t tls_plain_refused;  /* plain HTTP sent to the TLS port */
+    _Atomic uint64_t access_log_dropped; /* lines a failed write lost */
 };
 
 void uc_metrics_request(struct uc_metrics *m, enum uc_port_kind port, enum uc_root root, int status,

@@ -26,16 +26,19 @@ static void skip_ows(struct cursor *c)
         c->p++;
 }
 
-/* 1*DIGIT without overflow; false when there is no digit or it does not fit. */
+/*
+ * 1*DIGIT; false when there is no digit. A number past 64 bits saturates at UINT64_MAX:
+ * it is past the end of any file, which is all the decisions below need to know
+ * (§14.1.1: a last-pos past the end means the end, a suffix longer than the file
+ * means all of it, a first-pos past the end is unsatisfiable).
+ */
 static bool read_num(struct cursor *c, uint64_t *out)
 {
     const char *start = c->p;
     uint64_t v = 0;
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
         unsigned d = (unsigned)(*c->p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
         c->p++;
     }
     *out = v;

@@ -20,14 +20,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define PIPE_WANT (1024 * 1024)
 
 static struct uc_resp_opts opts(const struct uc_conn *c)
 {
-    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s, NULL};
+    /* The method as far as it was parsed: a HEAD refused at any stage gets no body. */
+    return (struct uc_resp_opts){!c->x->keep, c->x->req.version == 10, c->w->wall_s, NULL,
+                                 c->x->req.method == UC_M_HEAD};
 }
 
 static void start_sending(struct uc_conn *c);
@@ -87,6 +91,20 @@ static void json_error(struct uc_conn *c, int status, const char *code, const ch
     respond_json(c, status, json_pack("{s:s, s:s}", "error", code, "detail", detail), then_close);
 }
 
+/*
+ * RFC 9110 §10.1.1: a client that sent Expect: 100-continue waits for this before its
+ * body. Written directly, non-blocking: through the ring it could be overtaken by the
+ * final response's send if it had to wait for socket space. A full socket buffer
+ * (the client reads nothing) skips it; the client sends its body after its own
+ * timeout. False when the connection has to close (a part of it went out).
+ */
+static bool send_continue(struct uc_conn *c)
+{
+    static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t n = send(c->fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n == (ssize_t)sizeof(msg) - 1 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
 /* POST /ReportingWebService/events, /Inventory/report: read the body, then answer. */
 static void start_post(struct uc_conn *c)
 {
@@ -105,10 +123,15 @@ static void start_post(struct uc_conn *c)
         return;
     }
     c->x->body_need = (uint32_t)r->content_length;
-    if (c->in_len >= r->head_len + c->x->body_need)
+    if (c->in_len >= r->head_len + c->x->body_need) {
         uc_respond_body_ready(c);
-    else
-        uc_conn_want_body(c);
+        return;
+    }
+    if (r->expect_continue && r->version == 11 && c->in_len == r->head_len && !send_continue(c)) {
+        uc_conn_close(c);
+        return;
+    }
+    uc_conn_want_body(c);
 }
 
 void uc_respond_body_ready(struct uc_conn *c)
@@ -177,19 +200,27 @@ static void open_file(struct uc_conn *c)
 {
     struct uc_daemon *d = c->w->d;
     struct io_uring_sqe *sqe = uc_sqe(c->w);
+    /* Both stay beneath their directory: no "..", and no symlink planted in the store
+     * can point a request at a file outside it. */
+    c->x->how =
+        (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
+                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
     if (c->x->route.root == UC_ROOT_SELFUPDATE) {
-        /* The client's path stays beneath SelfUpdate/: no "..", no symlinks out. */
-        c->x->how = (struct open_how){.flags = O_RDONLY | O_CLOEXEC,
-                                      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                                                 RESOLVE_NO_MAGICLINKS};
         io_uring_prep_openat2(sqe, d->selfupdate_fd, c->x->route.path + strlen("/SelfUpdate/"),
                               &c->x->how);
     } else {
         uc_store_content_name(c->x->rec.sha1, c->x->rec.suffix, c->x->name, sizeof(c->x->name));
-        io_uring_prep_openat(sqe, d->store->content_fd, c->x->name, O_RDONLY | O_CLOEXEC, 0);
+        io_uring_prep_openat2(sqe, d->store->content_fd, c->x->name, &c->x->how);
     }
     c->state = C_OPENING;
     uc_conn_submit(c, sqe, OP_OPEN);
+}
+
+/* SPEC §3: a /Content/ name is the stored file's, digest and extension (any case);
+ * only the msdownload form resolves by SHA-1 alone. */
+static bool name_matches(const struct uc_xfer *x)
+{
+    return x->route.root != UC_ROOT_CONTENT || !strcmp(x->route.suffix, x->rec.suffix);
 }
 
 void uc_respond_request(struct uc_conn *c)
@@ -198,7 +229,7 @@ void uc_respond_request(struct uc_conn *c)
     struct uc_daemon *d = c->w->d;
     c->x->req_start_ns = c->head_start_ns ? c->head_start_ns : c->w->now_ns;
     c->x->req_wall_s = c->w->wall_s;
-    c->x->keep = !r->conn_close && !atomic_load(&d->stop);
+    c->x->keep = !r->conn_close && !atomic_load(&d->stop) && !c->rd_eof;
     c->x->head_only = r->method == UC_M_HEAD;
     c->x->status = 0;
     if (r->method == UC_M_POST &&
@@ -245,9 +276,10 @@ void uc_respond_request(struct uc_conn *c)
         /* The index is asked every time, before the hot cache: a file quarantined by
          * verify --repair stops being served at once. */
         int rc = lookup(c->w, c->x->route.sha1, &c->x->rec);
-        if (rc == 0 && c->x->rec.state == UC_FILE_PRESENT && serve_hot(c))
+        bool present = rc == 0 && c->x->rec.state == UC_FILE_PRESENT && name_matches(c->x);
+        if (present && serve_hot(c))
             return;
-        if (rc == 0 && c->x->rec.state == UC_FILE_PRESENT)
+        if (present)
             open_file(c);
         else if (rc == 0 || rc == UC_ENOTFOUND)
             uc_respond_error(c, 404, NULL, false);
@@ -298,15 +330,32 @@ static void add_file(struct uc_conn *c, uint64_t off, uint64_t len, bool small)
     add_mem(c, NULL, len);
 }
 
+/*
+ * A SelfUpdate file is replaced in place (wuident.cab), possibly keeping its size and,
+ * with touch -d, its mtime; hashing its bytes on every request would cost a read of
+ * the whole file on the event loop. Its ctime, though, changes with every write,
+ * rename or touch and cannot be set back, and a replacement by rename is a new inode:
+ * the strong ETag is a hash of inode, size, mtime and ctime (nanoseconds), cheap and
+ * different whenever the bytes can have changed. Hashed, so inode numbers do not leak.
+ */
+static void selfupdate_etag(const struct stat *sb, char *etag, size_t cap)
+{
+    const uint64_t key[] = {(uint64_t)sb->st_dev,          (uint64_t)sb->st_ino,
+                            (uint64_t)sb->st_size,         (uint64_t)sb->st_mtim.tv_sec,
+                            (uint64_t)sb->st_mtim.tv_nsec, (uint64_t)sb->st_ctim.tv_sec,
+                            (uint64_t)sb->st_ctim.tv_nsec};
+    snprintf(etag, cap, "\"%016llx\"", (unsigned long long)XXH3_64bits(key, sizeof(key)));
+}
+
 static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag, size_t cap)
 {
     if (c->x->route.root == UC_ROOT_SELFUPDATE) {
         struct stat sb;
         if (fstat(c->file_fd, &sb) || !S_ISREG(sb.st_mode))
             return false;
-        snprintf(etag, cap, "\"%llx-%llx\"", (unsigned long long)sb.st_mtime,
-                 (unsigned long long)sb.st_size);
-        *f = (struct uc_resp_file){(uint64_t)sb.st_size, sb.st_mtime, etag, strlen(etag), NULL};
+        selfupdate_etag(&sb, etag, cap);
+        *f = (struct uc_resp_file){(uint64_t)sb.st_size, sb.st_mtime, etag,
+                                   strlen(etag),         NULL,        true};
         return true;
     }
     /* Strong ETag from the content hash: the bytes of an address never change. */
@@ -314,7 +363,8 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
     uc_hex_encode(c->x->rec.sha256, 16, etag + 1, false);
     etag[33] = '"';
     etag[34] = 0;
-    *f = (struct uc_resp_file){c->x->rec.size, c->x->rec.ingest_time, etag, 34, c->x->rec.sha256};
+    *f = (struct uc_resp_file){c->x->rec.size, c->x->rec.ingest_time, etag, 34, c->x->rec.sha256,
+                               false};
     return true;
 }
 
@@ -415,7 +465,10 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
 void uc_respond_on_open(struct uc_conn *c, int res)
 {
     if (res < 0) {
-        if (c->x->route.root != UC_ROOT_SELFUPDATE)
+        if (c->x->route.root != UC_ROOT_SELFUPDATE && (res == -ELOOP || res == -EXDEV))
+            fprintf(stderr, "updcached: Content/%s: a symlink in the store; not followed (404)\n",
+                    c->x->name);
+        else if (c->x->route.root != UC_ROOT_SELFUPDATE)
             fprintf(stderr, "updcached: Content/%s: indexed as present but cannot be opened: %s\n",
                     c->x->name, strerror(-res));
         uc_respond_error(c, res == -ENOENT || res == -ELOOP || res == -EXDEV ? 404 : 503, NULL,

@@ -50,11 +50,42 @@ static enum uc_route_rc bad(struct uc_route *r, const char *why)
     return UC_ROUTE_BAD;
 }
 
+/*
+ * RFC 9112 §3.2.2: a server must accept the absolute form ("http://host:port/path");
+ * the authority is skipped (one origin, no virtual hosts) and the path routes as the
+ * origin form would. An empty path is "/" (§3.2.1). Returns how many bytes the scheme
+ * and authority took (0 for origin form), or -1 for an authority that cannot be one.
+ */
+static long authority_len(const char *t, size_t len, struct uc_route *r)
+{
+    size_t i = len > 7 && !strncasecmp(t, "http://", 7)    ? 7
+               : len > 8 && !strncasecmp(t, "https://", 8) ? 8
+                                                           : 0;
+    if (!i)
+        return 0;
+    size_t host = i;
+    for (; i < len && t[i] != '/' && t[i] != '?'; i++)
+        if (t[i] == '@') { /* RFC 9110 §4.2.4: userinfo in an http URI is an error */
+            bad(r, "userinfo in an absolute-form target");
+            return -1;
+        }
+    if (i == host) {
+        bad(r, "absolute-form target without a host");
+        return -1;
+    }
+    return (long)i;
+}
+
 /* Decode the path part into r->path, refusing what could change its meaning. */
 static enum uc_route_rc decode(const char *t, size_t len, struct uc_route *r)
 {
+    long skip = authority_len(t, len, r);
+    if (skip < 0)
+        return UC_ROUTE_BAD;
     size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
+    if (skip && ((size_t)skip == len || t[skip] == '?'))
+        r->path[o++] = '/';
+    for (size_t i = (size_t)skip; i < len; i++) {
         char c = t[i];
         if (c == '?') {
             r->query_off = i + 1;

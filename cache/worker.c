@@ -36,15 +36,68 @@ int64_t uc_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* An SQE, submitting what is queued when the ring is full (the ring is sized so one
- * flush always frees room). */
+/*
+ * Move the completions waiting in the CQ ring to the worker's queue, behind those not
+ * handled yet, and free their ring slots. Returns how many moved. Growing the queue
+ * only happens under uc_sqe(); the main loop drains it before each reap and it starts
+ * as large as the ring.
+ */
+static unsigned reap(struct uc_worker *w)
+{
+    unsigned ready = io_uring_cq_ready(&w->ring);
+    if (w->cq_n + ready > w->cq_cap) {
+        unsigned cap = w->cq_cap * 2 >= w->cq_n + ready ? w->cq_cap * 2 : w->cq_n + ready;
+        struct uc_cqe *q = realloc(w->cq_q, (size_t)cap * sizeof(*q));
+        if (q) {
+            w->cq_q = q;
+            w->cq_cap = cap;
+        }
+        if (w->cq_n + ready > w->cq_cap)
+            ready = w->cq_cap - w->cq_n; /* out of memory: take what fits */
+    }
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&w->ring, head, cqe)
+    {
+        if (n == ready)
+            break;
+        w->cq_q[w->cq_n++] = (struct uc_cqe){cqe->user_data, cqe->res, cqe->flags};
+        n++;
+    }
+    io_uring_cq_advance(&w->ring, n);
+    return n;
+}
+
+/*
+ * The SQ is full: submit it. A kernel whose completion queue is full refuses with
+ * -EBUSY (and one short of memory with -EAGAIN) until completions are taken off the
+ * ring: they are moved to the worker's queue, to be handled after the one being
+ * handled now (never from in here, under a caller that holds a connection), and the
+ * submit is tried again. With nothing to move, wait 1 ms for the kernel. Every round
+ * submits, frees ring slots or sleeps: it cannot spin.
+ */
+static void flush_sq(struct uc_worker *w)
+{
+    int rc = io_uring_submit(&w->ring);
+    if (rc > 0 || rc == -EINTR)
+        return;
+    if (rc == 0 || rc == -EBUSY || rc == -EAGAIN) {
+        if (reap(w) == 0)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        return;
+    }
+    /* The ring itself is broken (EBADF, EFAULT ...): no operation can be queued again,
+     * and a caller has no way to go on without one. */
+    fprintf(stderr, "updcached: worker %u: io_uring_submit failed: %s; aborting\n", w->id,
+            strerror(-rc));
+    abort();
+}
+
 struct io_uring_sqe *uc_sqe(struct uc_worker *w)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-    while (!sqe) {
-        io_uring_submit(&w->ring);
-        sqe = io_uring_get_sqe(&w->ring);
-    }
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&w->ring)))
+        flush_sq(w);
     return sqe;
 }
 
@@ -67,7 +120,7 @@ static void arm_accept(struct uc_worker *w)
     w->accepts_armed++;
 }
 
-static void on_accept(struct uc_worker *w, struct io_uring_cqe *cqe)
+static void on_accept(struct uc_worker *w, const struct uc_cqe *cqe)
 {
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
         w->accepts_armed--;
@@ -123,12 +176,38 @@ static void cancel_accept(struct uc_worker *w)
     worker_submit(w, sqe, OP_CANCEL);
 }
 
+/*
+ * Flush the access log. Lines a failed write loses are never lost silently: they are
+ * counted in /metrics (updcache_access_log_lines_dropped_total), and stderr says so
+ * once when losing starts and once when writing works again.
+ */
+static void flush_log(struct uc_worker *w)
+{
+    bool had = w->log.len > 0;
+    int rc = uc_accesslog_flush(&w->log);
+    uint64_t lost = w->log.dropped - w->log_dropped_seen;
+    if (lost) {
+        atomic_fetch_add_explicit(&w->m->access_log_dropped, lost, memory_order_relaxed);
+        w->log_dropped_seen = w->log.dropped;
+        if (!w->log_failing)
+            fprintf(stderr,
+                    "updcached: worker %u: access log write failed: %s; %llu lines lost "
+                    "(counted in updcache_access_log_lines_dropped_total)\n",
+                    w->id, strerror(-w->log.last_error), (unsigned long long)lost);
+        w->log_failing = true;
+    } else if (w->log_failing && had && rc == 0) {
+        fprintf(stderr, "updcached: worker %u: access log writable again\n", w->id);
+        w->log_failing = false;
+    }
+}
+
 /* New settings: the access log may have moved. */
 static void take_settings(struct uc_worker *w, const struct uc_settings *s)
 {
     const char *was = w->set->cfg.access_log, *now = s->cfg.access_log;
     if (strcmp(was, now) != 0) {
-        uc_accesslog_flush(&w->log);
+        flush_log(w);
+        w->log_dropped_seen = 0; /* a new log counts from zero */
         uc_accesslog_close(&w->log);
         int rc = uc_accesslog_open(&w->log, now);
         if (rc)
@@ -170,9 +249,9 @@ static void housekeeping(struct uc_worker *w)
         uc_conn_close_idle(w);
 }
 
-static void dispatch(struct uc_worker *w, struct io_uring_cqe *cqe)
+static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
 {
-    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    uint64_t ud = cqe->user_data;
     enum uc_op op = (enum uc_op)(ud & OP_MASK);
     void *p = (void *)(uintptr_t)(ud & ~OP_MASK);
     switch (op) {
@@ -185,7 +264,7 @@ static void dispatch(struct uc_worker *w, struct io_uring_cqe *cqe)
         return;
     case OP_TICK:
         uc_conn_timers(w);
-        uc_accesslog_flush(&w->log);
+        flush_log(w);
         housekeeping(w);
         arm_tick(w);
         return;
@@ -259,20 +338,20 @@ void *uc_worker_run(void *arg)
         }
         w->now_ns = uc_now_ns();
         w->wall_s = time(NULL);
-        struct io_uring_cqe *cqe;
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&w->ring, head, cqe)
-        {
-            dispatch(w, cqe);
-            seen++;
+        reap(w);
+        /* A handler may reap more (uc_sqe()): they join the end of the queue, in order.
+         * Each entry is copied out first, as the queue may move when it grows. */
+        while (w->cq_pos < w->cq_n) {
+            struct uc_cqe cqe = w->cq_q[w->cq_pos++];
+            dispatch(w, &cqe);
         }
-        io_uring_cq_advance(&w->ring, seen);
+        w->cq_pos = w->cq_n = 0;
         uc_conn_buffers_advance(w);
         if (atomic_load(&w->d->stop) && w->lfd < 0 &&
             (w->nconns == 0 || w->now_ns > w->stop_deadline_ns))
             break;
     }
-    uc_accesslog_flush(&w->log);
+    flush_log(w);
     return NULL;
 }
 
@@ -366,6 +445,13 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
         free(w);
         return rc;
     }
+    w->cq_cap = w->ring.cq.ring_entries;
+    w->cq_q = malloc((size_t)w->cq_cap * sizeof(*w->cq_q));
+    if (!w->cq_q) {
+        snprintf(err, errlen, "worker setup: %s", strerror(ENOMEM));
+        rc = -ENOMEM;
+        goto fail;
+    }
     rc = uc_listener_new(d->boot->cfg.listen, d->port, i == 0 ? UC_LISTEN_FIRST : UC_LISTEN_JOIN,
                          err, errlen);
     if (rc < 0)
@@ -424,6 +510,7 @@ void uc_worker_destroy(struct uc_worker *w)
     if (nl >= 0)
         close(nl);
     uc_worker_pool_free(w);
+    free(w->cq_q);
     free(w->br);
     free(w->br_bufs);
     free(w->scratch);

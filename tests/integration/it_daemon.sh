@@ -63,6 +63,10 @@ done
 check "lower-case path" test "$(curl -sS -m 5 "$B${U,,}" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 s=$(sha1sum <"$T/src/small.cab" | cut -c1-40)
 check "msdownload alias" test "$(curl -sS -m 5 "$B/c/msdownload/update/software/x/kb1_$s.cab" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+check "msdownload alias resolves by SHA-1 alone (any extension)" test "$(curl -sS -m 5 "$B/c/msdownload/update/software/x/kb1_$s.exe" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
+check "Content name with another extension 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B${U%.cab}.exe")" = 404
+check "Content name with -express.cab for a .cab 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B${U%.cab}-express.cab")" = 404
+check "Content extension in upper case 200" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B${U%.cab}.CAB")" = 200
 wrong="/Content/00/${s^^}.cab"
 [ "${s: -2}" != 00 ] || wrong="/Content/01/${s^^}.cab"
 check "wrong XX folder 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$wrong")" = 404
@@ -96,6 +100,9 @@ range "bytes=$((SIZE - 1))-" 206 $((SIZE - 1)) $((SIZE - 1))
 range "bytes=$SIZE-$SIZE" 416
 range "bytes= 10-20" 206 10 20
 range "bytes=10-20,15-30" 206 10 30
+range "bytes=0-99999999999999999999" 206 0 $((SIZE - 1))
+range "bytes=-99999999999999999999" 206 0 $((SIZE - 1))
+range "bytes=99999999999999999999-" 416
 range "bytes=5-1" 200
 range "pages=0-1" 200
 check "two ranges -> 206" test "$(curl -sS -m 5 -D "$T/rh" -o "$T/rb" -w '%{http_code}' -H 'Range: bytes=0-1,4-5' "$B$M")" = 206
@@ -123,6 +130,28 @@ check "If-Unmodified-Since past 412" test "$(curl -sS -m 5 -o /dev/null -w '%{ht
 check "If-Range date match keeps 206" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-Range: $lm" -r 0-9 "$B$U")" = 206
 check "304 carries the ETag" bash -c "curl -sS -m 5 -D - -o /dev/null -H 'If-None-Match: $etag' '$B$U' | grep -q '^ETag: $etag'"
 check "HEAD with Range answers like GET" test "$(curl -sS -m 5 -I -o /dev/null -w '%{http_code}' -r 0-9 "$B$U")" = 206
+
+# --- SelfUpdate files are replaced in place: a short max-age, never immutable, and an
+# ETag that changes with the bytes even when size and mtime are kept.
+mkdir -p "$T/s/store/SelfUpdate/wuident"
+SU=$T/s/store/SelfUpdate/wuident/wuident.cab
+make_file "$SU" 3000
+curl -sS -m 5 -D "$T/suh" -o "$T/sub" "$B/SelfUpdate/wuident/wuident.cab"
+check "SelfUpdate served" cmp -s "$T/sub" "$SU"
+check "SelfUpdate not immutable" bash -c "! grep -qi immutable '$T/suh'"
+ma=$(sed -n 's/^Cache-Control: public, max-age=\([0-9]*\)\r$/\1/p' "$T/suh")
+check "SelfUpdate max-age at most an hour (${ma:-none})" test "${ma:-99999}" -le 3600
+e1=$(sed -n 's/^ETag: \(.*\)\r$/\1/p' "$T/suh")
+touch -r "$SU" "$T/su.ref"
+sleep 0.05
+head -c 3000 /dev/urandom | dd of="$SU" conv=notrunc status=none
+touch -r "$T/su.ref" "$SU"
+check "SelfUpdate rewritten with the same size and mtime" test "$(stat -c %s.%y "$SU")" = "$(stat -c 3000.%y "$T/su.ref")"
+curl -sS -m 5 -D "$T/suh" -o "$T/sub" -H "If-None-Match: $e1" "$B/SelfUpdate/wuident/wuident.cab"
+check "SelfUpdate old ETag no longer matches: 200 with the new bytes" cmp -s "$T/sub" "$SU"
+e2=$(sed -n 's/^ETag: \(.*\)\r$/\1/p' "$T/suh")
+check "SelfUpdate ETag changed ($e1 -> $e2)" test -n "$e2" -a "$e1" != "$e2"
+check "SelfUpdate unchanged: 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $e2" "$B/SelfUpdate/wuident/wuident.cab")" = 304
 
 # --- Raw connections: pipelining, HTTP/1.0, Connection: close, bad input.
 raw() { # BYTES (printf format) -> the response bytes until the server closes (or 3 s)
@@ -161,6 +190,16 @@ big=$(head -c 100000 /dev/zero | tr '\0' a)
 refused "100 KB header" "GET $U HTTP/1.1\r\nHost: a\r\nX-Big: $big\r\n\r\n" 431
 long=$(head -c 20000 /dev/zero | tr '\0' a)
 refused "20 KB request line" "GET /$long HTTP/1.1\r\nHost: a\r\n\r\n" 414
+PY="python3 $(dirname "$0")/rawhttp.py"
+NONE=/Content/00/0000000000000000000000000000000000000000.cab
+check "HEAD errors end at their head (pipelined GET intact)" $PY head_error "$P" "$NONE" "$U" "$T/src/small.cab"
+check "half-close after the requests: every response, then close" $PY halfclose "$P" "$U" "$T/src/small.cab" "$(url_of "$T/src/mid.psf")" "$T/src/mid.psf"
+check "Content-Length past 32 bits: 413, nothing smuggled" $PY bigcl "$P"
+printf '[server]\nstore = %s/s/store\nmax_body_bytes = 5G\n' "$T" >"$T/big.conf"
+run_rc 2 "max_body_bytes = 5G refused" "$UCD" --config "$T/big.conf" --check-config
+check "max_body_bytes refusal names the key and the cap" has "$ERR$OUT" "max_body_bytes: 5G is too large: at most 64M"
+check "Expect: 100-continue answered (100, or the refusal at once)" $PY expect "$P"
+check "absolute-form targets served" $PY absform "$P" "$U" "$T/src/small.cab"
 check "still serving after bad input" test "$(curl -sS -m 5 "$B$U" | sha1sum)" = "$(sha1sum <"$T/src/small.cab")"
 
 # --- Slowloris: a head that never completes is cut off after header_timeout (2 s).
@@ -174,6 +213,19 @@ check "slowloris cut off after ~2 s ($ms ms)" test "$ms" -ge 1500 -a "$ms" -lt 2
 make_file "$T/src/late.msu" 12345
 "$UC" add --config "$C" --key "$T/k" --title late "$T/src/late.msu" >/dev/null 2>&1
 check "file added while running is served" cmp -s <(curl -sS -m 5 "$B$(url_of "$T/src/late.msu")") "$T/src/late.msu"
+
+# --- A symlink planted in the store is not followed out of it (never served).
+make_file "$T/src/planted.cab" 6000
+"$UC" add --config "$C" --key "$T/k" --title planted "$T/src/planted.cab" >/dev/null 2>&1
+PL=$(url_of "$T/src/planted.cab")
+# the same size as the record, so nothing but the open can tell them apart
+{ printf 'secret bytes outside the store\n'; head -c 5969 /dev/zero | tr '\0' s; } >"$T/outside.txt"
+rm -f "$T/s/store$PL"
+ln -s "$T/outside.txt" "$T/s/store$PL"
+code=$(curl -sS -m 5 -o "$T/body" -w '%{http_code}' "$B$PL")
+check "symlink in the store not followed ($code)" test "$code" = 404 -o "$code" = 403
+check "symlink target's bytes never sent" bash -c "! grep -q 'secret bytes' '$T/body'"
+check "symlink refusal logged" grep -q "a symlink in the store; not followed" "$T/daemon.err"
 
 # --- A hot (cached) file that verify --repair quarantines is not served any more.
 for _ in 1 2 3; do curl -sS -m 5 -o /dev/null "$B$U"; done
@@ -222,7 +274,13 @@ check "stalled reader got a part only ($got bytes)" test "$got" -lt $((48 * 1024
 check "still serving after a stalled reader" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
 
 # --- Access log, rotation on SIGUSR1, SIGTERM.
+# A request line of quotes (each escaped to 4 bytes) and a 3000-byte User-Agent: the
+# line is written with its fields cut and marked, not dropped.
+q=$(head -c 1500 /dev/zero | tr '\0' '"')
+ua=$(head -c 3000 /dev/zero | tr '\0' u)
+raw "GET /$q HTTP/1.1\r\nHost: a\r\nUser-Agent: $ua\r\nConnection: close\r\n\r\n" >/dev/null
 sleep 1.2 # one tick: the buffer is flushed
+check "escaped long request line logged, cut with a marker" grep -qE '"GET /(\\x22)+\.\.\." 400 0 "-" "u+\.\.\." [0-9]+$' "$T/access.log"
 check "access log has request lines" grep -qE '"GET /Content/.* HTTP/1.1" 200 4096 "-" "curl/' "$T/access.log"
 check "access log has request time" grep -qE '" [0-9]+$' "$T/access.log"
 mv "$T/access.log" "$T/access.log.1"
@@ -231,6 +289,17 @@ sleep 0.3
 curl -sS -m 5 -o /dev/null "$B$U"
 sleep 1.2
 check "SIGUSR1 reopened the log" grep -q "GET $U" "$T/access.log"
+# A log that cannot be written: the lines lost are counted and said, not dropped silently.
+sed "s|^access_log = .*|access_log = /dev/full|; s|^port_file = .*|port_file = $T/ports2|; /^pid_file/d" "$C" >"$T/full.conf"
+"$UCD" --config "$T/full.conf" 2>"$T/full.err" &
+FPID=$!
+cleanup_hooks+=("kill $FPID 2>/dev/null")
+for _ in $(seq 100); do [ -s "$T/ports2" ] && break; sleep 0.05; done
+curl -sS -m 5 -o /dev/null "http://127.0.0.1:$(sed -n 's/^http=//p' "$T/ports2")$U" || true
+for _ in $(seq 30); do grep -q "lines lost" "$T/full.err" && break; sleep 0.1; done
+check "unwritable access log: lost lines reported" grep -q "access log write failed: No space left on device; 1 lines lost" "$T/full.err"
+kill -TERM $FPID
+wait $FPID || true
 kill -TERM $DPID
 for _ in $(seq 60); do kill -0 $DPID 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM: exited" bash -c "! kill -0 $DPID 2>/dev/null"

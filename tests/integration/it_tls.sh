@@ -157,6 +157,7 @@ assert got.get(("http", "ServerSyncWebService", "403"), 0) >= 1, got
 print("ok", len(fams))
 PY
 check "metrics parse as Prometheus text" /usr/bin/python3 "$T/prom.py" "$T/metrics"
+check "metrics count lost access log lines" grep -q '^updcache_access_log_lines_dropped_total 0$' "$T/metrics"
 tcurl -H 'Authorization: Bearer adm-token-123' "$S/APIRemoting30/stats" >"$T/stats"
 check "stats JSON counts the store" test "$(jq -c '[.store.updates, .store.files]' "$T/stats")" = "[3,2]"
 check "stats JSON counts reports" test "$(jq '.reports.accepted' "$T/stats")" -ge 4

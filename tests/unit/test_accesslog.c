@@ -5,6 +5,7 @@
 #include "accesslog.h"
 #include "uc_test.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 
 static char *slurp(const char *path)
@@ -96,11 +97,69 @@ static void test_accesslog_rotation_and_long_lines(void **state)
     uct_rmrf(dir);
 }
 
+/* Escaping can quadruple a field: it is cut to fit, with a marker, never dropped. */
+static void test_accesslog_escaped_fields_cut(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir(), path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/access.log", dir);
+    static struct uc_accesslog log;
+    assert_int_equal(uc_accesslog_open(&log, path), 0);
+    static char line[1600], ua[3000], ref[2000], want[4096];
+    memcpy(line, "GET /", 5);
+    memset(line + 5, '"', sizeof(line) - 6);
+    memset(ua, 'u', sizeof(ua) - 1);
+    memset(ref, 1, sizeof(ref) - 1);
+    struct uc_access a = sample(line);
+    a.user_agent = ua;
+    a.user_agent_len = strlen(ua);
+    a.referer = ref;
+    a.referer_len = strlen(ref);
+    uc_accesslog_add(&log, &a);
+    assert_int_equal(uc_accesslog_flush(&log), 0);
+    const char *s = slurp(path);
+    assert_true(strlen(s) <= 4096);
+    assert_int_equal(strchr(s, '\n')[1], 0); /* one whole line */
+    size_t n = (size_t)snprintf(want, sizeof(want), "\"GET /");
+    for (int i = 0; i < 510; i++) /* 2048 bytes of field: 5 + 510 * 4 + 3 */
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "\\x22");
+    snprintf(want + n, sizeof(want) - n, "...\" 206 ");
+    assert_non_null(strstr(s, want));
+    n = (size_t)snprintf(want, sizeof(want), " \"");
+    for (int i = 0; i < 191; i++) /* 191 * 4 + 3 <= 768 */
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "\\x01");
+    snprintf(want + n, sizeof(want) - n, "...\" \"");
+    assert_non_null(strstr(s, want));
+    memset(want, 'u', 765);
+    snprintf(want + 765, sizeof(want) - 765, "...\" 412\n");
+    assert_non_null(strstr(s, want));
+    uc_accesslog_close(&log);
+    uct_rmrf(dir);
+}
+
+/* Lines a failed write loses are counted, and the error kept for the report. */
+static void test_accesslog_write_failure_counted(void **state)
+{
+    (void)state;
+    static struct uc_accesslog log;
+    if (uc_accesslog_open(&log, "/dev/full") != 0)
+        skip();
+    struct uc_access a = sample("GET /lost HTTP/1.1");
+    for (int i = 0; i < 3; i++)
+        uc_accesslog_add(&log, &a);
+    assert_int_equal(uc_accesslog_flush(&log), -ENOSPC);
+    assert_int_equal(log.dropped, 3);
+    assert_int_equal(log.last_error, -ENOSPC);
+    uc_accesslog_close(&log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accesslog_line_and_buffering),
         cmocka_unit_test(test_accesslog_rotation_and_long_lines),
+        cmocka_unit_test(test_accesslog_escaped_fields_cut),
+        cmocka_unit_test(test_accesslog_write_failure_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,9 @@ static void test_config_defaults_and_values(void **state)
     assert_int_equal(cfg.min_free_bytes, 10ULL << 30);
     assert_int_equal(cfg.min_free_pct, 0);
     uc_config_free(&cfg);
+    assert_int_equal(load("[server]\nmax_body_bytes = 64M\n", &cfg, &eb, path), 0);
+    assert_int_equal(cfg.max_body_bytes, UC_MAX_BODY_LIMIT);
+    uc_config_free(&cfg);
 }
 
 static void test_config_port_pairing(void **state)
@@ -116,6 +119,10 @@ static void test_config_errors_name_file_line_key(void **state)
         {"[server]\nthis line has no equals\n", ":2: syntax error"},
         {"[store]\nmin_free = 101%\n", ":2: [store] min_free: bad value '101%'"},
         {"[server]\nmax_connections = 99999999999999999999999\n", ":2: [server] max_connections"},
+        /* past 32 bits a body length was truncated: a 4 GiB Content-Length read as 29 */
+        {"[server]\nmax_body_bytes = 5G\n",
+         ":2: [server] max_body_bytes: 5G is too large: at most 64M"},
+        {"[server]\nmax_body_bytes = 65537K\n", ":2: [server] max_body_bytes: 65537K is too"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct uc_config cfg;

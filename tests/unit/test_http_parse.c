@@ -205,12 +205,35 @@ static void test_http_parse_pipelined(void **state)
     assert_int_equal(used + r.head_len, strlen(two));
 }
 
+static void test_http_parse_expect(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *raw;
+        bool want;
+    } rows[] = {
+        {"POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", true},
+        {"POST /r HTTP/1.1\r\nHost: a\r\nexpect:  100-Continue \r\n\r\n", true},
+        {"POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue-ish\r\n\r\n", false},
+        {"POST /r HTTP/1.1\r\nHost: a\r\nX-Expect: 100-continue\r\n\r\n", false},
+        {"POST /r HTTP/1.1\r\nHost: a\r\n\r\n", false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct uc_http_req r;
+        uc_http_req_init(&r);
+        assert_int_equal(uc_http_parse(&r, rows[i].raw, strlen(rows[i].raw), &lim), UC_PARSE_OK);
+        if (r.expect_continue != rows[i].want)
+            fail_msg("row %zu: expect_continue %d", i, r.expect_continue);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_parse_table_every_split),
         cmocka_unit_test(test_http_parse_limits),
         cmocka_unit_test(test_http_parse_pipelined),
+        cmocka_unit_test(test_http_parse_expect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

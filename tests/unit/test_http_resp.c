@@ -9,8 +9,8 @@
 static const uint8_t sha[UC_SHA256_LEN] = {
     0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
-static const struct uc_resp_file file = {10000, 784111777, "\"e3b0c442\"", 10, sha};
-static const struct uc_resp_opts keep = {false, false, 784111777, NULL};
+static const struct uc_resp_file file = {10000, 784111777, "\"e3b0c442\"", 10, sha, false};
+static const struct uc_resp_opts keep = {false, false, 784111777, NULL, false};
 
 static void expect_line(const char *head, const char *line)
 {
@@ -37,8 +37,17 @@ static void test_resp_200_206(void **state)
     assert_null(strstr(h, "Transfer-Encoding"));
     assert_null(strstr(h, "Connection:"));
     assert_string_equal(h + n - 4, "\r\n\r\n");
+    /* A file replaced in place (SelfUpdate) is never immutable. */
+    struct uc_resp_file su = {10, 784111777, "\"0123456789abcdef\"", 18, NULL, true};
+    uc_resp_content_head(h, sizeof(h), 200, &su, NULL, NULL, 10, &keep);
+    expect_line(h, "Cache-Control: public, max-age=300");
+    assert_null(strstr(h, "immutable"));
+    assert_null(strstr(h, "Repr-Digest"));
+    uc_resp_content_head(h, sizeof(h), 304, &su, NULL, NULL, 0, &keep);
+    expect_line(h, "Cache-Control: public, max-age=300");
+    n = uc_resp_content_head(h, sizeof(h), 200, &file, NULL, NULL, 10000, &keep);
     struct uc_range r = {100, 199};
-    const struct uc_resp_opts close10 = {true, true, 784111777, NULL};
+    const struct uc_resp_opts close10 = {true, true, 784111777, NULL, false};
     n = uc_resp_content_head(h, sizeof(h), 206, &file, &r, NULL, 100, &close10);
     assert_memory_equal(h, "HTTP/1.1 206 Partial Content\r\n", 30);
     expect_line(h, "Content-Range: bytes 100-199/10000");
@@ -62,7 +71,7 @@ static void test_resp_304_416_errors(void **state)
     assert_true(n > 0);
     expect_line(h, "Allow: GET, HEAD");
     assert_string_equal(strstr(h, "\r\n\r\n") + 4, "405 Method Not Allowed\n");
-    const struct uc_resp_opts close = {true, false, 0, NULL};
+    const struct uc_resp_opts close = {true, false, 0, NULL, false};
     uc_resp_error(h, sizeof(h), 403, "use https://cache.example.com:8531/ClientWebService/",
                   &close);
     const char *want_body = "403 Forbidden: use https://cache.example.com:8531/ClientWebService/\n";
@@ -70,6 +79,14 @@ static void test_resp_304_416_errors(void **state)
     char cl[64];
     snprintf(cl, sizeof(cl), "Content-Length: %zu", strlen(want_body));
     expect_line(h, cl);
+    /* HEAD: the same head, the length a GET would get, and nothing after it. */
+    const struct uc_resp_opts head = {false, false, 0, NULL, true};
+    n = uc_resp_error(h, sizeof(h), 404, NULL, &head);
+    expect_line(h, "Content-Length: 14");
+    assert_int_equal(n, (size_t)(strstr(h, "\r\n\r\n") + 4 - h));
+    n = uc_resp_json(h, sizeof(h), 405, "{}", 2, &head);
+    expect_line(h, "Content-Length: 2");
+    assert_int_equal(n, (size_t)(strstr(h, "\r\n\r\n") + 4 - h));
 }
 
 static void test_resp_multipart(void **state)

@@ -44,7 +44,15 @@ static const struct rcase cases[] = {
     {"bytes=0-1;x", 10, 64, UC_RANGE_IGNORE, NULL},
     {"items=0-1", 10, 64, UC_RANGE_IGNORE, NULL}, /* other unit */
     {"bytes 0-1", 10, 64, UC_RANGE_IGNORE, NULL},
-    {"bytes=18446744073709551616-", 10, 64, UC_RANGE_IGNORE, NULL}, /* overflow */
+    /* Numbers past 64 bits are past the end of any file (§14.1.1), never a syntax error:
+     * a satisfiable range must not fall back to a whole-file 200. */
+    {"bytes=18446744073709551616-", 10, 64, UC_RANGE_UNSAT, NULL},
+    {"bytes=99999999999999999999-", 10, 64, UC_RANGE_UNSAT, NULL},
+    {"bytes=0-99999999999999999999", 10, 64, UC_RANGE_OK, "0-9"},
+    {"bytes=-99999999999999999999", 10, 64, UC_RANGE_OK, "0-9"},
+    {"bytes=3-18446744073709551615", 10, 64, UC_RANGE_OK, "3-9"},
+    {"bytes=99999999999999999999-99999999999999999999,2-3", 10, 64, UC_RANGE_OK, "2-3"},
+    {"bytes=99999999999999999999-5", 10, 64, UC_RANGE_IGNORE, NULL}, /* last < first */
     {"bytes=4294967296-4294967297", 5000000000ULL, 64, UC_RANGE_OK,
      "4294967296-4294967297"}, /* past 4 GiB */
 };

@@ -51,7 +51,15 @@ static const struct rtcase cases[] = {
     {"/Content/%zz", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
     {"/Content/%2", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
     {"/SelfUpdate/%0d%0aX: y", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
-    {"http://evil/Content/AB/" SHA ".cab", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
+    /* absolute-form (RFC 9112 §3.2.2): accepted, the authority ignored */
+    {"http://cache:8530/Content/AB/" SHA ".cab", UC_ROUTE_OK, UC_ROUTE_FORBIDDEN, UC_ROOT_CONTENT},
+    {"HTTPS://cache/SelfUpdate/wuident.cab", UC_ROUTE_OK, UC_ROUTE_OK, UC_ROOT_SELFUPDATE},
+    {"http://cache", UC_ROUTE_NOT_FOUND, UC_ROUTE_NOT_FOUND, UC_ROOT_NONE},
+    {"http://cache?x", UC_ROUTE_NOT_FOUND, UC_ROUTE_NOT_FOUND, UC_ROOT_NONE},
+    {"http://cache/Content/../index/data.mdb", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
+    {"http:///Content/AB/" SHA ".cab", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
+    {"http://u:p@cache/Content/AB/" SHA ".cab", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
+    {"ftp://cache/Content/AB/" SHA ".cab", UC_ROUTE_BAD, UC_ROUTE_BAD, UC_ROOT_NONE},
 };
 
 static void test_route_table_both_ports(void **state)
@@ -95,6 +103,10 @@ static void test_route_details(void **state)
     assert_int_equal(uc_route_eval(t, strlen(t), true, &r), UC_ROUTE_OK);
     assert_string_equal(r.path, "/ServerSyncWebService/updates");
     assert_string_equal(t + r.query_off, "since=5&limit=10");
+    t = "https://cache:8531/ServerSyncWebService/updates?since=5";
+    assert_int_equal(uc_route_eval(t, strlen(t), true, &r), UC_ROUTE_OK);
+    assert_string_equal(r.path, "/ServerSyncWebService/updates");
+    assert_string_equal(t + r.query_off, "since=5");
     assert_string_equal(uc_route_root_name(UC_ROOT_CLIENT), "ClientWebService");
 }
 
