@@ -593,4 +593,9 @@ void uc_api_metrics_extra(struct uc_daemon *d, struct uc_metrics_extra *x)
     x->sync_files = st.sync_files;
     x->sync_bytes = st.sync_bytes;
     x->verify_failures = st.verify_failures;
+    x->content_bytes = st.content_bytes;
+    x->evictable_bytes = st.evictable_bytes;
+    x->max_size = d->boot->cfg.max_size;
+    x->evictions = st.evictions;
+    x->evicted_bytes = st.evicted_bytes;
 }

@@ -121,6 +121,17 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
     single(&t, "updcache_store_files", "gauge", "File records in the index (any state).",
            x->store_files);
     single(&t, "updcache_store_updates", "gauge", "Signed updates in the store.", x->store_updates);
+    family(&t, "updcache_content_bytes", "gauge",
+           "Bytes of files present, by kind (origin: add, import; evictable: from an upstream).");
+    uc_text_put(&t,
+                "updcache_content_bytes{kind=\"origin\"} %llu\n"
+                "updcache_content_bytes{kind=\"evictable\"} %llu\n",
+                (unsigned long long)(x->content_bytes - x->evictable_bytes),
+                (unsigned long long)x->evictable_bytes);
+    single(&t, "updcache_content_max_bytes", "gauge", "[store] max_size (0: no cap).", x->max_size);
+    single(&t, "updcache_evictions_total", "counter", "Files evicted to make room.", x->evictions);
+    single(&t, "updcache_evicted_bytes_total", "counter", "Bytes evicted to make room.",
+           x->evicted_bytes);
     single(&t, "updcache_ingest_files_total", "counter", "Files published by add and import.",
            x->ingest_files);
     single(&t, "updcache_ingest_bytes_total", "counter", "Bytes published by add and import.",
@@ -182,6 +193,13 @@ char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra 
         (json_int_t)LOAD(m->auth_failures), "tls_plain_requests_refused",
         (json_int_t)LOAD(m->tls_plain_refused), "access_log_lines_dropped",
         (json_int_t)LOAD(m->access_log_dropped));
+    if (root)
+        json_object_set_new(
+            root, "content",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "bytes", (json_int_t)x->content_bytes,
+                      "evictable_bytes", (json_int_t)x->evictable_bytes, "max_size",
+                      (json_int_t)x->max_size, "evictions", (json_int_t)x->evictions,
+                      "evicted_bytes", (json_int_t)x->evicted_bytes));
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return s;

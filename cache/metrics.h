@@ -53,6 +53,7 @@ struct uc_metrics_extra {
     uint64_t conns_http, conns_https;
     uint64_t store_files, store_updates;
     uint64_t ingest_files, ingest_bytes, sync_runs, sync_files, sync_bytes, verify_failures;
+    uint64_t content_bytes, evictable_bytes, max_size, evictions, evicted_bytes; /* SPEC §12 */
     uint64_t reports_stored;
 };
 

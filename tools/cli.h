@@ -46,5 +46,6 @@ int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv);
 int cmd_reports(struct uc_cli *cli, int argc, char **argv);
 int cmd_sync(struct uc_cli *cli, int argc, char **argv);
 int cmd_stats(struct uc_cli *cli, int argc, char **argv);
+int cmd_purge(struct uc_cli *cli, int argc, char **argv);
 
 #endif

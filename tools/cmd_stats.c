@@ -65,6 +65,12 @@ int cmd_stats(struct uc_cli *cli, int argc, char **argv)
               {"sync_bytes", v.sync_bytes},
               {"verification_failures", v.verify_failures},
               {"reports", v.reports},
+              {"content_bytes", v.content_bytes},
+              {"origin_bytes", v.content_bytes - v.evictable_bytes},
+              {"evictable_bytes", v.evictable_bytes},
+              {"max_size", cli->cfg.max_size},
+              {"evictions", v.evictions},
+              {"evicted_bytes", v.evicted_bytes},
               {"sync_anchor", v.sync_anchor}};
     size_t n = sizeof(cs) / sizeof(cs[0]);
     for (size_t i = 0; i < n; i++) {

@@ -25,7 +25,7 @@ hostile() {
         --key "$T/hpki/hostile.sync.test.key" --port-file "$T/h-$1.port" --seconds 60 \
         --log "$T/h-$1.log" &
     cleanup_hooks+=("kill $! 2>/dev/null")
-    for _ in $(seq 100); do [ -s "$T/h-$1.port" ] && break; sleep 0.05; done
+    for _ in $(seq 400); do [ -s "$T/h-$1.port" ] && break; sleep 0.05; done
     HP=$(cat "$T/h-$1.port")
     make_conf "$T/d-$1" </dev/null
     sync_from "$T/d-$1" hostile.sync.test "$HP" "$T/hpki/ca.pem" ds x "$T/pub.pub"
@@ -91,7 +91,7 @@ done
 python3 "$(dirname "$0")/../fixtures/relay.py" --map "$M:$RP" --map "$((M - 1)):$((RP - 1))" \
     --port-file "$T/relay.ports" --seconds 120 &
 cleanup_hooks+=("kill $! 2>/dev/null")
-for _ in $(seq 100); do [ -s "$T/relay.ports" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -s "$T/relay.ports" ] && break; sleep 0.05; done
 tls_node "$T/ds3" ds3.sync.test ""
 sed -i '/^downstreams = $/d' "$T/ds3/uc.conf"
 sync_from "$T/ds3" root.sync.test "$M" "$T/root/pki/ca.pem" ds2 sec-two "$T/pub.pub"
@@ -107,7 +107,7 @@ make_file "$T/slow.cab" 4000
 "$UC" add --config "$T/root/uc.conf" --key "$T/pub" --title slow "$T/slow.cab" >/dev/null 2>&1
 python3 "$HOSTILE" trickle 4000 --port-file "$T/trickle.port" --seconds 60 --log "$T/trickle.log" &
 cleanup_hooks+=("kill $! 2>/dev/null")
-for _ in $(seq 100); do [ -s "$T/trickle.port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -s "$T/trickle.port" ] && break; sleep 0.05; done
 tls_node "$T/ds2" ds2.sync.test ""
 sed -i '/^downstreams = $/d' "$T/ds2/uc.conf"
 sync_from "$T/ds2" root.sync.test "$RP" "$T/root/pki/ca.pem" ds2 sec-two "$T/pub.pub"
