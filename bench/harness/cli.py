@@ -53,6 +53,10 @@ in the tree); without it, wrk runs the scenarios it can express and the others a
 Server and generator are pinned to different cores, one server worker; each round runs
 every server once, in rotating order, and ratios are taken within a round.
 
+cold: 4 clients stream 256 MiB files dropped from the page cache before each run
+(posix_fadvise DONTNEED) while 64 connections GET the hot 4 KiB file; two generator
+instances at once; rows: the hot requests' rate and p99 and the cold GiB/s.
+
 tls-meta: GET /ServerSyncWebService/updates?since=0&limit=500 (500 envelopes) with a
 downstream cookie over keep-alive TLS, wrk -t1 -c32, against nginx serving a static file of
 the same bytes over TLS (same certificate); lighttpd is not measured. Needs wrk; responses

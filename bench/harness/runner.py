@@ -15,7 +15,8 @@ from .context import note
 
 FAIL_METRICS = ("rps", "gibps", "p99_ms", "cpu_us", "cpu_gib", "busy_pct", "rss_mib", "errors",
                 "rss_rest_mib", "rss_idle_mib", "rss_per_conn_kib", "idle_open")
-SUMMARY_METRICS = ("rps", "gibps", "p99_ms", "cpu_us", "busy_pct", "rss_mib", "rss_per_conn_kib", "errors")
+SUMMARY_METRICS = ("rps", "gibps", "p99_ms", "cpu_us", "busy_pct", "rss_mib", "rss_per_conn_kib",
+                   "hot_rps", "hot_p99_ms", "cold_gibps", "errors")
 
 
 class Measured:

@@ -18,6 +18,10 @@ DISTINCT = 10000
 STAMP = "v1 hot=4k distinct=%dx4k 1m 256m cab=%s psf=%s" % (
     DISTINCT, " ".join(map(str, CAB_MIB)), " ".join(map(str, PSF_MIB)))
 SETS = ("hot", "distinct", "1m", "256m", "cab", "psf")
+# The cold scenario's files, added to the same store (its own stamp: the rest is kept).
+COLD_FILES = 16
+COLD_MIB = 256
+COLD_STAMP = "v1 cold=%dx%dm" % (COLD_FILES, COLD_MIB)
 
 
 def _read(path):
@@ -150,7 +154,7 @@ class Store:
         note("store: generating files into %s (first run only) ..." % c)
         for p in ("store", "urls", "wsus", "gen"):
             shutil.rmtree(os.path.join(c, p), ignore_errors=True)
-        for p in ("stamp", "manifest"):
+        for p in ("stamp", "stamp-cold", "manifest"):
             if os.path.exists(os.path.join(c, p)):
                 os.unlink(os.path.join(c, p))
         os.makedirs(c, exist_ok=True)
@@ -165,3 +169,25 @@ class Store:
         with open(os.path.join(c, "stamp"), "w") as f:
             f.write(STAMP + "\n")
         note("store: ready in %.0f s" % (time.monotonic() - t0))
+
+    def prepare_cold(self):
+        """The cold set: COLD_FILES files of COLD_MIB MiB, imported into the store once."""
+        c = self.run.cache
+        if _read(os.path.join(c, "stamp-cold")) == COLD_STAMP and os.path.exists(self.url_file("cold")):
+            return
+        need = COLD_FILES * COLD_MIB << 21  # the sources and the store's copies, for a moment
+        if shutil.disk_usage(c).free < need + (1 << 30):
+            raise Fatal("cold: needs %d MiB free in %s" % ((need >> 20) + 1024, c))
+        t0 = time.monotonic()
+        note("cold: generating %dx%d MiB into the store (first run only) ..." % (COLD_FILES, COLD_MIB))
+        wsus = os.path.join(c, "wsus-cold")
+        shutil.rmtree(wsus, ignore_errors=True)
+        os.makedirs(wsus)
+        for i in range(COLD_FILES):
+            self._place_big(wsus, os.path.join(c, "manifest"), "cold", "esd", COLD_MIB, 3000 + i)
+        self._import(wsus)
+        shutil.rmtree(wsus)
+        self._write_url_files(SETS + ("cold",))
+        with open(os.path.join(c, "stamp-cold"), "w") as f:
+            f.write(COLD_STAMP + "\n")
+        note("cold: ready in %.0f s" % (time.monotonic() - t0))

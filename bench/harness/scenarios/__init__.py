@@ -1,10 +1,10 @@
 """The scenarios, one module each, in the order the table shows them.
 
 DEFAULT runs without names on the command line."""
-from . import (bits, distinct4k, do_ranges, express, file_1m, file_256m, hot4k_64, hot4k_256, idle_1000,
-               idle_10000, ingest, sync, tls_meta)
+from . import (bits, cold, distinct4k, do_ranges, express, file_1m, file_256m, hot4k_64, hot4k_256,
+               idle_1000, idle_10000, ingest, sync, tls_meta)
 
-MODULES = (hot4k_64, hot4k_256, distinct4k, file_1m, file_256m, bits, do_ranges, express,
+MODULES = (hot4k_64, hot4k_256, distinct4k, file_1m, file_256m, cold, bits, do_ranges, express,
            idle_1000, idle_10000, tls_meta, ingest, sync)
 ALL = tuple(m.Scenario.name for m in MODULES)
 ON_DEMAND = ()
