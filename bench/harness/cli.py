@@ -3,7 +3,7 @@ bash script it replaced (0 done, 1 a step failed, 2 bad usage or missing tools).
 import os
 import sys
 
-from .scenarios import ALL, DEFAULT, QUICK_SKIP_3
+from .scenarios import ALL, DEFAULT, QUICK_SKIP_3, ON_DEMAND
 
 DEFAULT_CACHE = "/var/tmp/updcache-bench"
 TOO_BROAD = {"/", "/var", "/var/tmp", "/tmp", "/home", "/root"}
@@ -38,7 +38,8 @@ Prints one table of medians and of per-round ratios; writes raw results to --out
                    three servers also without %(skip)s; about 5 minutes on a
                    2-core machine once the stores are generated
   --rounds N       rounds per scenario (default 3, --quick 2)
-  --duration S     seconds per measured run (default 10, --quick 3)
+  --duration S     seconds per measured run (default 10, --quick 3); soak: its length
+                   (default 600)
   --out DIR        result files (default bench/results of this repo)
   --cache DIR      the generated stores, kept between runs (default %(cache)s)
   --no-build       use build/bench/updcache-bench as it is (no make)
@@ -46,7 +47,7 @@ Prints one table of medians and of per-round ratios; writes raw results to --out
 
 UPDCACHED_BIN=/path/to/updcached measures another build of the daemon.
 
-scenarios (default all): %(all)s
+scenarios (default all but %(ondemand)s): %(all)s
 
 The load generator is build/bench/updcache-bench (rebuilt with make when its source is
 in the tree); without it, wrk runs the scenarios it can express and the others are n/a.
@@ -69,8 +70,15 @@ hashing limit L = cores/(1/sha1 + 1/sha256 + 1/xxh128) is measured each round as
 bench/ingest does. Rows: both rates (MB = 10^6 bytes), L, and sync / min(L, curl). A sync
 run that fails or does not verify makes its round x, exit status 1.
 
+soak (on demand only, updcached alone): the bits, do-ranges and express mixes at once with
+bodies checked, 5,000 idle keep-alive connections, a slowloris trickle that must be cut
+off by header_timeout, a SIGHUP every 30 s, an `updcache add` every 10 s and one
+`updcache verify --fast` while it runs, for --duration seconds (default 600). Failed
+responses, a daemon that dies, a failed add or verify, or a slowloris connection the
+server does not cut off make the exit status 1.
 Exit status: 0 done, 1 a step failed, 2 bad usage or missing tools.
-""" % {"skip": " and ".join(QUICK_SKIP_3), "cache": DEFAULT_CACHE, "all": " ".join(ALL)}
+""" % {"skip": " and ".join(QUICK_SKIP_3), "cache": DEFAULT_CACHE, "all": " ".join(ALL),
+       "ondemand": " ".join(ON_DEMAND)}
 
 
 def _uint(name, v):

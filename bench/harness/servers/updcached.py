@@ -1,5 +1,6 @@
 """updcached: the plain content listener (updcached.conf.in), with its TLS companion
-(updcached-tls.conf.in: tls-meta, and the root of sync)."""
+(updcached-tls.conf.in: tls-meta, and the root of sync), and as the soak runs it
+(updcached-soak.conf.in)."""
 import os
 
 from .. import conf
@@ -48,4 +49,19 @@ class UpdcachedTLS(Updcached):
     def started_note(self):
         self.proto = self.lab.cipher(self.port)
         return ", " + self.proto
+
+
+class UpdcachedSoak(Updcached):
+    """A short header_timeout, so the slowloris connections are cut off within the run,
+    and keep-alive longer than the run, so the idle connections outlive it."""
+    template = "updcached-soak.conf.in"
+
+    def __init__(self, run, root, header_timeout_s, keepalive_s):
+        super().__init__(run, "updcache-soak", root=root)
+        self.header_timeout_s = header_timeout_s
+        self.keepalive_s = keepalive_s
+
+    def fields(self):
+        return {"header_timeout": "%ds" % self.header_timeout_s,
+                "keepalive_timeout": "%ds" % self.keepalive_s}
 
