@@ -238,7 +238,7 @@ class Scenario(Base):
         return ("soak: %d s against updcached alone (header_timeout %d s); bits, do-ranges and express mixes "
                 "(-c 16 each, --verify-body) and --idle %d at once on core %d; responses and bytes are the good "
                 "ones, every one checked for status, length and Content-Range, whole GETs also for SHA-256; "
-                "start = after %.0f s (idle connections open), end = 2 s before the load stopped; at rest = before / after the load; "
+                "start = after %.0f s (all idle connections open, or a quarter of the run), end = 2 s before the load stopped; at rest = before / after the load; "
                 "SIGHUP every %d s, `updcache add` of a %d KiB file every %d s (each then fetched: %d not "
                 "served, %d skipped while the last still ran); verify --fast at %.0f s: %s; slowloris: %d "
                 "connections at a time sending one byte every %.0f s, cut off after %s s (median), %d not "
