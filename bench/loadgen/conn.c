@@ -302,6 +302,8 @@ static bool on_complete(struct uc_worker *w, struct uc_conn *c)
     if (account_response(w, c)) {
         w->st.requests++;
         w->st.bytes += c->body_len;
+        if (c->hashing)
+            w->st.bytes_verified += c->body_len;
         int64_t us = (w->now - p->sent_ns) / 1000;
         uc_hist_record(&w->st.hist, us > 0 ? (uint64_t)us : 0);
     }

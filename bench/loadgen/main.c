@@ -332,6 +332,7 @@ static int run_workers(const struct uc_lg_config *cfg, struct uc_lg_run *run,
         struct uc_lg_stats *s = &w[i].st;
         res->st.requests += s->requests;
         res->st.bytes += s->bytes;
+        res->st.bytes_verified += s->bytes_verified;
         res->st.reconnects += s->reconnects;
         for (int k = 0; k < UC_ERR_COUNT; k++)
             res->st.errors[k] += s->errors[k];

@@ -70,9 +70,10 @@ int uc_lg_write_json(const char *path, const struct uc_lg_config *cfg, const str
         json_object_set_new(status, key, json_integer((json_int_t)st->status[s]));
     }
     json_t *doc = json_pack(
-        "{s:I,s:f,s:f,s:I,s:f,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:s}", "requests",
+        "{s:I,s:f,s:f,s:I,s:I,s:f,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:s}", "requests",
         (json_int_t)st->requests, "duration_s", r->duration_s, "rps",
-        per_s(st->requests, r->duration_s), "bytes", (json_int_t)st->bytes, "bytes_per_s",
+        per_s(st->requests, r->duration_s), "bytes", (json_int_t)st->bytes, "bytes_verified",
+        (json_int_t)st->bytes_verified, "bytes_per_s",
         per_s(st->bytes, r->duration_s), "latency_us", lat, "errors", errs, "status", status,
         "reconnects", (json_int_t)st->reconnects, "idle_open", (json_int_t)r->idle_open, "threads",
         (json_int_t)r->threads, "connections", (json_int_t)cfg->connections, "pipeline",
