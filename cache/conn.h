@@ -152,10 +152,11 @@ struct uc_worker {
     MDB_txn *txn;                  /* reset read transaction, renewed per lookup */
     struct uc_accesslog log;
     int log_gen;
-    uint64_t log_dropped_seen; /* log.dropped already added to the metrics */
-    bool log_failing;          /* the last flush lost lines: said once on stderr */
-    struct uc_hotcache hot;    /* this worker's share of [server] hot_cache */
-    struct uc_metrics *m;      /* this worker's shard of the counters */
+    uint64_t log_dropped_seen;   /* log.dropped already added to the metrics */
+    bool log_failing;            /* the last flush lost lines: said once on stderr */
+    struct uc_hotcache hot;      /* this worker's share of [server] hot_cache */
+    struct uc_access_batch *acc; /* files served since the last hand-over (access.h) */
+    struct uc_metrics *m;        /* this worker's shard of the counters */
     long nconns;
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
     struct uc_cqe *cq_q; /* completions taken from the ring, handled in order */

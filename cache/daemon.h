@@ -47,6 +47,7 @@ struct uc_daemon {
     pthread_rwlock_t live_lock;
     struct uc_metrics **shards; /* one per worker, then one for the TLS listener */
     struct uc_reports *reports; /* the writer of client reports */
+    struct uc_access *access;   /* the writer of access times; NULL: not tracked */
     struct uc_tls *tls;         /* the companion listener, or NULL without https_port */
     uint8_t cookie_key[UC_COOKIE_KEY_LEN];
 };
@@ -54,6 +55,7 @@ struct uc_daemon {
 struct uc_worker;
 struct uc_tls;
 struct uc_reports;
+struct uc_access;
 
 /* Settings owning *cfg (moved in; cfg is zeroed), limits derived; NULL when out of memory. */
 struct uc_settings *uc_settings_new(struct uc_config *cfg, unsigned gen);

@@ -167,29 +167,34 @@ static int evict(struct uc_store *st, struct cand *v, size_t n, uint64_t *freed)
 int uc_evict_make_room(struct uc_store *st, uint64_t need, bool floor_too, struct uc_errbuf *eb)
 {
     MDB_txn *txn;
-    uint64_t content = 0, avail, floor;
+    uint64_t content = 0, evictable = 0, avail, floor;
     int rc = space(st, &avail, &floor);
     if (rc)
         return uc_errf(eb, rc, "%s: statvfs: %s", st->root, uc_strerror(rc));
     if (!(rc = uc_index_begin(st->ix, false, &txn))) {
         uc_index_get_u64(st->ix, txn, "content_bytes", &content);
+        uc_index_get_u64(st->ix, txn, "evictable_bytes", &evictable);
         uc_index_abort(txn);
     }
     uint64_t over = shortfall(st, content, need, floor_too, avail, floor);
     if (!over)
         return 0;
     struct cands c = {0};
-    if (!(rc = uc_index_begin(st->ix, false, &txn))) {
+    /* What cannot fit even with every evictable file gone evicts nothing. */
+    if (over > evictable)
+        rc = -ENOSPC;
+    else if (!(rc = uc_index_begin(st->ix, false, &txn))) {
         rc = uc_index_each_file(st->ix, txn, collect, &c);
         uc_index_abort(txn);
     }
-    if (rc) {
+    if (rc && rc != -ENOSPC) {
         free(c.v);
         return uc_errf(eb, rc, "%s/index: %s", st->root, uc_strerror(rc));
     }
-    qsort(c.v, c.n, sizeof(*c.v), by_atime);
+    if (c.n)
+        qsort(c.v, c.n, sizeof(*c.v), by_atime);
     size_t k = 0;
-    for (uint64_t sum = 0; k < c.n && sum < over; k++)
+    for (uint64_t sum = 0; !rc && k < c.n && sum < over; k++)
         sum += c.v[k].size;
     uint64_t freed = 0;
     rc = k ? evict(st, c.v, k, &freed) : 0;
@@ -201,16 +206,19 @@ int uc_evict_make_room(struct uc_store *st, uint64_t need, bool floor_too, struc
         !shortfall(st, content > freed ? content - freed : 0, need, floor_too, avail, floor))
         return 0;
     char n[32], cb[32], cap[32], a[32], f[32], fr[32];
+    uint64_t left = content > freed ? content - freed : 0;
+    const char *why = st->max_size && need > st->max_size ? "more than max_size on its own"
+                      : evictable < over ? "not even with every evictable file gone: the rest "
+                                           "are origin files, which are never evicted"
+                                         : "the evictable files could not be removed";
     return uc_errf(eb, -ENOSPC,
                    "%s: not enough free space: need %s, %s free, floor min_free = %s; content "
-                   "%s of max_size %s after evicting %zu file(s) (%s): only origin files are "
-                   "left, which are never evicted; free space on that file system, raise "
-                   "[store] max_size or lower [store] min_free",
+                   "%s of max_size %s after evicting %zu file(s) (%s): %s; free space on that "
+                   "file system, raise [store] max_size or lower [store] min_free",
                    st->root, uc_fmt_bytes(need, n, sizeof(n)), uc_fmt_bytes(avail, a, sizeof(a)),
-                   uc_fmt_bytes(floor, f, sizeof(f)),
-                   uc_fmt_bytes(content > freed ? content - freed : 0, cb, sizeof(cb)),
+                   uc_fmt_bytes(floor, f, sizeof(f)), uc_fmt_bytes(left, cb, sizeof(cb)),
                    st->max_size ? uc_fmt_bytes(st->max_size, cap, sizeof(cap)) : "(none)", k,
-                   uc_fmt_bytes(freed, fr, sizeof(fr)));
+                   uc_fmt_bytes(freed, fr, sizeof(fr)), why);
 }
 
 int uc_evict_purge(struct uc_store *st, const uint8_t sha1[UC_SHA1_LEN], bool force,

@@ -7,6 +7,7 @@
  *   plan  -> small (head + body <= UC_OUT_CAP): read the body into the output buffer,
  *            one send;  large: send the head, splice file -> pipe -> socket per part
  */
+#include "access.h"
 #include "cond.h"
 #include "conn.h"
 #include "http_resp.h"
@@ -277,6 +278,9 @@ void uc_respond_request(struct uc_conn *c)
          * verify --repair stops being served at once. */
         int rc = lookup(c->w, c->x->route.sha1, &c->x->rec);
         bool present = rc == 0 && c->x->rec.state == UC_FILE_PRESENT && name_matches(c->x);
+        if (present && !c->x->head_only && c->w->acc &&
+            uc_access_note(c->w->acc, c->x->rec.sha1, c->w->wall_s))
+            uc_access_hand_over(c->w->d->access, c->w->acc);
         if (present && serve_hot(c))
             return;
         if (present)

@@ -9,6 +9,7 @@
  * Signals: SIGTERM/SIGINT drain and exit; SIGHUP re-reads the config and applies it
  * without a restart (settings.c); SIGUSR1 reopens the access log.
  */
+#include "access.h"
 #include "daemon.h"
 #include "fsutil.h"
 #include "parallel.h"
@@ -153,6 +154,10 @@ static int start_reports(struct uc_daemon *d)
     int rc = uc_reports_start(d->store->ix, 4096, d->boot->cfg.reports_keep, &d->reports);
     if (rc)
         fprintf(stderr, "updcached: cannot start the report writer: %s\n", strerror(-rc));
+    /* UPDCACHED_NO_ACCESS_TRACKING=1 turns it off, for bench/run's on-versus-off rows. */
+    const char *off = getenv("UPDCACHED_NO_ACCESS_TRACKING");
+    if (!rc && !(off && *off == '1') && (rc = uc_access_start(d->store->ix, &d->access)))
+        fprintf(stderr, "updcached: cannot start the access-time writer: %s\n", strerror(-rc));
     return rc;
 }
 
@@ -272,6 +277,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < d.nworkers; i++)
         pthread_join(threads[i], NULL);
     uc_reports_stop(d.reports);
+    uc_access_stop(d.access); /* after the workers: they hand over their last batch */
     for (unsigned i = 0; i < d.nworkers; i++)
         uc_worker_destroy(d.workers[i]);
     if (d.boot->cfg.pid_file)

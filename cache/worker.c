@@ -9,6 +9,7 @@
  * connection timers, flushes the access log and picks up what the signal thread asked
  * for: stop, log reopen, new settings, a new listener.
  */
+#include "access.h"
 #include "conn.h"
 
 #include <arpa/inet.h>
@@ -265,6 +266,8 @@ static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
     case OP_TICK:
         uc_conn_timers(w);
         flush_log(w);
+        if (w->acc && w->acc->n && w->wall_s > w->acc->since)
+            uc_access_hand_over(w->d->access, w->acc); /* at most a second old */
         housekeeping(w);
         arm_tick(w);
         return;
@@ -352,6 +355,8 @@ void *uc_worker_run(void *arg)
             break;
     }
     flush_log(w);
+    if (w->acc)
+        uc_access_hand_over(w->d->access, w->acc);
     return NULL;
 }
 
@@ -471,6 +476,12 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
     }
     mdb_txn_reset(w->txn);
     /* Each worker caches its own hot files: no locks; the budget is shared out. */
+    w->acc = d->access ? calloc(1, sizeof(*w->acc)) : NULL;
+    if (d->access && !w->acc) {
+        snprintf(err, errlen, "worker setup: out of memory");
+        rc = -ENOMEM;
+        goto fail;
+    }
     rc = uc_hot_init(&w->hot, d->boot->cfg.hot_cache / d->nworkers, 64 * 1024);
     if (rc) {
         snprintf(err, errlen, "[server] hot_cache: %s", strerror(-rc));
@@ -505,6 +516,7 @@ void uc_worker_destroy(struct uc_worker *w)
         close(w->efd);
     uc_accesslog_close(&w->log);
     uc_hot_free(&w->hot);
+    free(w->acc);
     io_uring_queue_exit(&w->ring); /* unregisters the buffer ring */
     int nl = atomic_exchange(&w->new_lfd, -1);
     if (nl >= 0)

@@ -544,6 +544,26 @@ static json_t *read_page(struct run *r, const char *path, char *body, size_t len
     return NULL;
 }
 
+/*
+ * Room for the files before they are fetched (evicting least-recently-used files as it
+ * goes, evict.h): file by file, so that what fits is fetched and a file that can never
+ * fit (larger than max_size, or than the free space above min_free) fails alone, and
+ * its update waits.
+ */
+static void make_room(struct run *r, struct sync_file *fs, size_t nfs)
+{
+    uint64_t room = 0;
+    for (size_t i = 0; fs && i < nfs; i++) {
+        struct uc_errbuf eb = {{0}};
+        if (uc_store_check_space(r->st, room + fs[i].f.size, &eb) == 0) {
+            room += fs[i].f.size;
+            continue;
+        }
+        fs[i].state = SF_FAILED;
+        snprintf(fs[i].err, sizeof(fs[i].err), "%s: not fetched: %s", fs[i].url, eb.msg);
+    }
+}
+
 /* One page: returns 0 and sets next and more, or an exit code. */
 static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *next, bool *more,
                    bool *complete)
@@ -569,14 +589,9 @@ static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *nex
     size_t nfs = 0;
     uint64_t total = 0;
     struct sync_file *fs = us ? plan(r, us, n, &nfs, &total) : NULL;
-    struct uc_errbuf eb = {{0}};
-    bool room = !fs || !nfs || uc_store_check_space(r->st, total, &eb) == 0;
-    for (size_t i = 0; !room && i < nfs; i++) { /* each file fails; no record goes without */
-        fs[i].state = SF_FAILED;
-        snprintf(fs[i].err, sizeof(fs[i].err), "%s: not fetched: %s", fs[i].url, eb.msg);
-    }
+    make_room(r, fs, nfs);
     progress_init(&r->prog, "sync", total, nfs);
-    if (fs && nfs && room)
+    if (fs && nfs)
         fetch(r, fs, nfs);
     progress_finish(&r->prog);
     for (size_t i = 0; fs && i < nfs; i++)
@@ -602,6 +617,77 @@ static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *nex
     free(us);
     free(fs);
     return fs || !nfs ? 0 : UC_EXIT_FAIL;
+}
+
+/* Files from the upstream that are PENDING again (purged, or quarantined by verify
+ * --repair) belong to records synced before: fetched again from what the index says. */
+struct pending {
+    struct run *r;
+    struct sync_file *fs;
+    size_t n, cap;
+};
+
+static int collect_pending(void *ctx, const struct uc_file_rec *f)
+{
+    struct pending *p = ctx;
+    if (f->state != UC_FILE_PENDING || !f->evictable)
+        return 0;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 64;
+        struct sync_file *nf = realloc(p->fs, cap * sizeof(*nf));
+        if (!nf)
+            return -ENOMEM;
+        p->fs = nf;
+        p->cap = cap;
+    }
+    struct sync_file *sf = memset(&p->fs[p->n++], 0, sizeof(*sf));
+    memcpy(sf->f.sha1, f->sha1, UC_SHA1_LEN);
+    memcpy(sf->f.sha256, f->sha256, UC_SHA256_LEN);
+    sf->f.size = f->size;
+    snprintf(sf->f.suffix, sizeof(sf->f.suffix), "%s", f->suffix);
+    snprintf(sf->f.name, sizeof(sf->f.name), "%s", "(pending)");
+    sf->staged.fd = -1;
+    char path[128];
+    uc_content_path(f->sha1, f->suffix, path, sizeof(path));
+    snprintf(sf->url, sizeof(sf->url), "%s%s", p->r->net.content, path);
+    return 0;
+}
+
+static int refetch_pending(struct run *r)
+{
+    struct pending p = {.r = r};
+    MDB_txn *txn;
+    int rc = uc_index_begin(r->st->ix, false, &txn);
+    if (!rc) {
+        rc = uc_index_each_file(r->st->ix, txn, collect_pending, &p);
+        uc_index_abort(txn);
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < p.n; i++)
+        total += p.fs[i].f.size;
+    if (!rc && p.n) {
+        make_room(r, p.fs, p.n);
+        progress_init(&r->prog, "sync", total, p.n);
+        fetch(r, p.fs, p.n);
+        progress_finish(&r->prog);
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        struct uc_errbuf eb = {{0}};
+        if (p.fs[i].state == SF_STAGED &&
+            uc_store_publish(r->st, &p.fs[i].staged, 1, NULL, NULL, &eb) == 0) {
+            r->files++;
+            r->bytes += p.fs[i].f.size;
+            continue;
+        }
+        cli_err(r->cli, "%s", p.fs[i].state == SF_STAGED ? eb.msg : p.fs[i].err);
+        r->failed += p.fs[i].state == SF_BAD;
+        bad++;
+    }
+    free(p.fs);
+    if (rc)
+        cli_err(r->cli, "%s/index: %s", r->st->root, uc_strerror(rc));
+    return rc || bad ? UC_EXIT_FAIL : 0;
 }
 
 static int sync_once(struct uc_cli *cli)
@@ -667,6 +753,8 @@ static int sync_once(struct uc_cli *cli)
         if (!more)
             break;
     }
+    if (!ex)
+        ex = refetch_pending(&r);
     if (!ex && r.refused)
         ex = UC_EXIT_FAIL; /* after all the work that could be done (SPEC §11) */
     count(&r);
