@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config dsse meta http_parse range route cookie config_edit)
+[ ${#targets[@]} -gt 0 ] || targets=(config dsse meta http_parse range route cookie config_edit api)
 bash tools/deps.sh
 CC=clang bash tools/build.sh build-fuzz -DUC_FUZZ=ON -DUC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 work=$(mktemp -d "${TMPDIR:-/tmp}/ucfuzz.XXXXXX")
