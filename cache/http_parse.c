@@ -344,6 +344,12 @@ enum uc_parse_rc uc_http_parse(struct uc_http_req *req, const char *buf, size_t 
         bool in_line = req->state < S_LINE;
         if (in_line && p >= lim->max_request_line)
             return fail(req, UC_PARSE_E_URI_TOO_LONG);
+        /* Every field line is bounded by max_request_line too, as nginx's
+         * large_client_header_buffers bounds each line (SPEC §3): 431. */
+        if (req->state == S_LINE)
+            req->line_start = p;
+        else if (!in_line && p - req->line_start >= lim->max_request_line)
+            return fail(req, UC_PARSE_E_LINE_TOO_LONG);
         if (p >= lim->max_header_bytes)
             return fail(req, UC_PARSE_E_HEAD_TOO_LARGE);
         enum uc_parse_rc rc = in_line ? step_line(req, buf, p, c) : step_field(req, buf, p, c, lim);
@@ -369,6 +375,7 @@ int uc_http_parse_status(enum uc_parse_rc rc)
     case UC_PARSE_E_URI_TOO_LONG:
         return 414;
     case UC_PARSE_E_HEAD_TOO_LARGE:
+    case UC_PARSE_E_LINE_TOO_LONG:
         return 431;
     case UC_PARSE_E_VERSION:
         return 505;

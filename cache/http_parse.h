@@ -28,6 +28,7 @@ enum uc_parse_rc {
     UC_PARSE_E_HEAD_TOO_LARGE = -4,  /* head over max_header_bytes or max_headers: 431 */
     UC_PARSE_E_VERSION = -5,         /* not HTTP/1.0 or 1.1: 505 */
     UC_PARSE_E_NOT_IMPLEMENTED = -6, /* a transfer coding we do not know: 501 */
+    UC_PARSE_E_LINE_TOO_LONG = -7,   /* a field line over max_request_line: 431 */
 };
 
 enum uc_http_method { UC_M_OTHER = 0, UC_M_GET, UC_M_HEAD, UC_M_POST };

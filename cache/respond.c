@@ -171,7 +171,8 @@ static bool known_method(const struct uc_http_req *r, const char *buf)
     return false;
 }
 
-static void forbidden(struct uc_conn *c)
+/* 403 naming the https:// URL; a body the client sent is not read: close after. */
+static void forbidden(struct uc_conn *c, bool then_close)
 {
     const struct uc_config *cfg = W_CFG(c->w);
     char detail[UC_ROUTE_PATH_MAX + 512], base[300];
@@ -185,7 +186,7 @@ static void forbidden(struct uc_conn *c)
                  "%s is served over TLS only, and TLS is not configured on this server: run "
                  "updcache configure-ssl",
                  root);
-    uc_respond_error(c, 403, detail, false);
+    uc_respond_error(c, 403, detail, then_close);
 }
 
 static int lookup(struct uc_worker *w, const uint8_t sha1[UC_SHA1_LEN], struct uc_file_rec *rec)
@@ -233,8 +234,15 @@ void uc_respond_request(struct uc_conn *c)
     c->x->keep = !r->conn_close && !atomic_load(&d->stop) && !c->rd_eof;
     c->x->head_only = r->method == UC_M_HEAD;
     c->x->status = 0;
-    if (r->method == UC_M_POST &&
-        uc_route_eval(c->in + r->target.off, r->target.len, false, &c->x->route) == UC_ROUTE_OK &&
+    bool body = r->content_length > 0 || r->chunked;
+    enum uc_route_rc rr = uc_route_eval(c->in + r->target.off, r->target.len, false, &c->x->route);
+    /* A TLS-only root is refused before anything else, whatever the method: the answer
+     * names where the client should go (SPEC §2). */
+    if (rr == UC_ROUTE_FORBIDDEN) {
+        forbidden(c, body);
+        return;
+    }
+    if (r->method == UC_M_POST && rr == UC_ROUTE_OK &&
         (c->x->route.root == UC_ROOT_REPORTING || c->x->route.root == UC_ROOT_INVENTORY)) {
         const char *sub = c->x->route.path + 1 + strlen(uc_route_root_name(c->x->route.root));
         const char *want = c->x->route.root == UC_ROOT_REPORTING ? "/events" : "/report";
@@ -242,22 +250,22 @@ void uc_respond_request(struct uc_conn *c)
             start_post(c);
             return;
         }
-        uc_respond_error(c, 404, NULL, r->content_length > 0 || r->chunked);
+        uc_respond_error(c, 404, NULL, body);
         return;
     }
-    c->x->route.root = UC_ROOT_NONE;
     if (r->method != UC_M_GET && r->method != UC_M_HEAD) {
+        c->x->route.root = UC_ROOT_NONE;
         if (known_method(r, c->in))
-            uc_respond_error(c, 405, NULL, r->content_length > 0 || r->chunked);
+            uc_respond_error(c, 405, NULL, body);
         else
             uc_respond_error(c, 501, "method not implemented", true);
         return;
     }
-    if (r->content_length > 0 || r->chunked) {
+    if (body) {
+        c->x->route.root = UC_ROOT_NONE;
         uc_respond_error(c, 400, "a GET or HEAD request carries no body", true);
         return;
     }
-    enum uc_route_rc rr = uc_route_eval(c->in + r->target.off, r->target.len, false, &c->x->route);
     if (rr == UC_ROUTE_BAD) {
         fprintf(stderr, "updcached: %s: refused request target: %s\n", c->client, c->x->route.why);
         uc_respond_error(c, 400, c->x->route.why, true);
@@ -265,10 +273,6 @@ void uc_respond_request(struct uc_conn *c)
     }
     if (rr == UC_ROUTE_NOT_FOUND) {
         uc_respond_error(c, 404, NULL, false);
-        return;
-    }
-    if (rr == UC_ROUTE_FORBIDDEN) {
-        forbidden(c);
         return;
     }
     switch (c->x->route.root) {

@@ -188,6 +188,12 @@ refused "unknown method" "BREW $U HTTP/1.1\r\nHost: a\r\n\r\n" 501
 refused "POST on content" "POST $U HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" 405
 big=$(head -c 100000 /dev/zero | tr '\0' a)
 refused "100 KB header" "GET $U HTTP/1.1\r\nHost: a\r\nX-Big: $big\r\n\r\n" 431
+ten=$(head -c 10000 /dev/zero | tr '\0' a)
+refused "10 KB header line in a 16 KB head" "GET $U HTTP/1.1\r\nHost: a\r\nX-Big: $ten\r\n\r\n" 431
+for m in POST PUT GET; do
+    refused "$m on a TLS-only root" "$m /DSSAuthWebService/token HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" 403
+done
+check "the 403 to a POST names what to do" has "$(raw "POST /DSSAuthWebService/token HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" | tr -d '\0')" "TLS only"
 long=$(head -c 20000 /dev/zero | tr '\0' a)
 refused "20 KB request line" "GET /$long HTTP/1.1\r\nHost: a\r\n\r\n" 414
 PY="python3 $(dirname "$0")/rawhttp.py"

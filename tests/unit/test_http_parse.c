@@ -172,11 +172,31 @@ static void test_http_parse_limits(void **state)
     uc_http_req_init(&r);
     assert_int_equal(uc_http_parse(&r, buf, 20000, &lim), UC_PARSE_E_URI_TOO_LONG);
     assert_int_equal(uc_http_parse_status(UC_PARSE_E_URI_TOO_LONG), 414);
-    /* A 100 KB header: 431. */
+    /* A 10 KB header line in a head under max_header_bytes: 431, as nginx and Apache
+     * refuse it; a line of exactly max_request_line bytes is fine. */
     int n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
-    memset(buf + n, 'b', 100000);
+    memset(buf + n, 'b', 10000);
+    memcpy(buf + n + 10000, "\r\n\r\n", 4);
     uc_http_req_init(&r);
-    assert_int_equal(uc_http_parse(&r, buf, (size_t)n + 100000, &lim), UC_PARSE_E_HEAD_TOO_LARGE);
+    assert_int_equal(uc_http_parse(&r, buf, (size_t)n + 10004, &lim), UC_PARSE_E_LINE_TOO_LONG);
+    assert_int_equal(uc_http_parse_status(UC_PARSE_E_LINE_TOO_LONG), 431);
+    n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nX-Big: ");
+    int fill = 8192 - 7 - 2; /* "X-Big: " and CRLF: exactly max_request_line */
+    memset(buf + n, 'b', (size_t)fill);
+    n += fill;
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\nHost: a\r\n\r\n");
+    uc_http_req_init(&r);
+    assert_int_equal(uc_http_parse(&r, buf, (size_t)n, &lim), UC_PARSE_OK);
+    /* Lines under the limit that make a head over max_header_bytes: 431. */
+    n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < 4; i++) {
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "X-%d: ", i);
+        memset(buf + n, 'b', 5000);
+        n += 5000;
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n");
+    }
+    uc_http_req_init(&r);
+    assert_int_equal(uc_http_parse(&r, buf, (size_t)n, &lim), UC_PARSE_E_HEAD_TOO_LARGE);
     assert_int_equal(uc_http_parse_status(UC_PARSE_E_HEAD_TOO_LARGE), 431);
     /* More fields than max_headers: 431; exactly max_headers: fine. */
     for (uint32_t count = 63; count <= 64; count++) {
