@@ -242,7 +242,7 @@ static void want_head(struct uc_conn *c)
         return;
     }
     if (c->in_len == 0) {
-        tq_enter(c, TQ_IDLE, false);
+        tq_enter(c, c->answered ? TQ_IDLE : TQ_FRESH, false);
     } else if (!begin_head(c)) {
         uc_conn_close(c);
         return;
@@ -515,6 +515,8 @@ void uc_conn_timers(struct uc_worker *w)
 {
     const struct uc_config *cfg = W_CFG(w);
     struct uc_conn *c;
+    while ((c = w->tq_head[TQ_FRESH]) && expired(c, cfg->header_timeout))
+        uc_conn_close(c); /* never said a word: nothing to answer */
     while ((c = w->tq_head[TQ_IDLE]) && expired(c, cfg->keepalive_timeout))
         uc_conn_close(c);
     while ((c = w->tq_head[TQ_HEAD]) && expired(c, cfg->header_timeout))
@@ -532,7 +534,7 @@ void uc_conn_timers(struct uc_worker *w)
 void uc_conn_close_idle(struct uc_worker *w)
 {
     struct uc_conn *c;
-    while ((c = w->tq_head[TQ_IDLE]))
+    while ((c = w->tq_head[TQ_IDLE]) || (c = w->tq_head[TQ_FRESH]))
         uc_conn_close(c);
     while ((c = w->tq_head[TQ_LINGER]))
         uc_conn_close(c);

@@ -92,6 +92,7 @@ struct uc_xfer {
  * expiry order and the tick looks only at the heads.
  */
 enum uc_tq {
+    TQ_FRESH,  /* accepted, not a byte yet, nothing answered: header_timeout (SPEC §3) */
     TQ_IDLE,   /* keep-alive, no bytes of a next request: keepalive_timeout */
     TQ_HEAD,   /* part of a head received: header_timeout from its first byte */
     TQ_BUSY,   /* opening, reading, sending: no progress for keepalive_timeout */
@@ -112,6 +113,7 @@ struct uc_conn {
     bool recv_cancel; /* its cancellation was asked for (input backpressure) */
     bool recv_in;     /* it is a single-shot recv writing into in: in must not move */
     bool rd_eof;      /* the client half-closed: answer what came, then close */
+    bool answered;    /* a response was completed: silence from now on is keep-alive */
     char client[46];  /* INET6_ADDRSTRLEN */
 
     char *in; /* request head bytes, then whatever was pipelined after them; lazy */

@@ -109,13 +109,13 @@ static int space(struct uc_store *st, uint64_t *avail, uint64_t *floor)
 }
 
 /* How many bytes must go: for the cap, and for the floor. */
-static uint64_t shortfall(struct uc_store *st, uint64_t content, uint64_t need, bool floor_too,
+static uint64_t shortfall(struct uc_store *st, uint64_t content, uint64_t need, unsigned what,
                           uint64_t avail, uint64_t floor)
 {
     uint64_t over = 0;
-    if (st->max_size && content + need > st->max_size)
+    if ((what & UC_ROOM_CAP) && st->max_size && content + need > st->max_size)
         over = content + need - st->max_size;
-    if (floor_too && avail < floor + need && floor + need - avail > over)
+    if ((what & UC_ROOM_FLOOR) && avail < floor + need && floor + need - avail > over)
         over = floor + need - avail;
     return over;
 }
@@ -164,7 +164,7 @@ static int evict(struct uc_store *st, struct cand *v, size_t n, uint64_t *freed)
     return rc;
 }
 
-int uc_evict_make_room(struct uc_store *st, uint64_t need, bool floor_too, struct uc_errbuf *eb)
+int uc_evict_make_room(struct uc_store *st, uint64_t need, unsigned what, struct uc_errbuf *eb)
 {
     MDB_txn *txn;
     uint64_t content = 0, evictable = 0, avail, floor;
@@ -176,7 +176,7 @@ int uc_evict_make_room(struct uc_store *st, uint64_t need, bool floor_too, struc
         uc_index_get_u64(st->ix, txn, "evictable_bytes", &evictable);
         uc_index_abort(txn);
     }
-    uint64_t over = shortfall(st, content, need, floor_too, avail, floor);
+    uint64_t over = shortfall(st, content, need, what, avail, floor);
     if (!over)
         return 0;
     struct cands c = {0};
@@ -203,11 +203,12 @@ int uc_evict_make_room(struct uc_store *st, uint64_t need, bool floor_too, struc
         return uc_errf(eb, rc, "%s/index: evicting: %s%s", st->root, uc_strerror(rc),
                        uc_index_hint(rc));
     if (space(st, &avail, &floor) == 0 &&
-        !shortfall(st, content > freed ? content - freed : 0, need, floor_too, avail, floor))
+        !shortfall(st, content > freed ? content - freed : 0, need, what, avail, floor))
         return 0;
     char n[32], cb[32], cap[32], a[32], f[32], fr[32];
     uint64_t left = content > freed ? content - freed : 0;
-    const char *why = st->max_size && need > st->max_size ? "more than max_size on its own"
+    const char *why = (what & UC_ROOM_CAP) && st->max_size && need > st->max_size
+                          ? "more than max_size on its own"
                       : evictable < over ? "not even with every evictable file gone: the rest "
                                            "are origin files, which are never evicted"
                                          : "the evictable files could not be removed";

@@ -15,14 +15,17 @@
 
 #include "store.h"
 
+/* What uc_evict_make_room() keeps. */
+#define UC_ROOM_CAP 1   /* content_bytes + need within st->max_size (when set) */
+#define UC_ROOM_FLOOR 2 /* the free space after need above the min_free floor */
+
 /*
- * Make room for need more bytes: evict as above until content_bytes + need fits
- * st->max_size (when set) and the free space after need stays above the floor.
- * Returns 0, or -ENOSPC with eb naming the numbers when only origin files are left.
- * floor_too: also keep the free-space floor (false where the bytes are on disk already,
- * as in tmp/, and only the content cap moves).
+ * Make room for need more bytes: evict as above until what `what` names holds. The cap
+ * is for a publish (renames into Content/ add content, not disk); the floor for bytes
+ * about to be written (tmp/). Returns 0, or -ENOSPC with eb naming the numbers when it
+ * cannot hold even with every evictable file gone (then nothing is evicted).
  */
-int uc_evict_make_room(struct uc_store *st, uint64_t need, bool floor_too, struct uc_errbuf *eb);
+int uc_evict_make_room(struct uc_store *st, uint64_t need, unsigned what, struct uc_errbuf *eb);
 
 /*
  * Remove the bytes of a PRESENT file now, marking it PENDING so that the next sync (or

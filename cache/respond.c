@@ -637,6 +637,7 @@ static void response_done(struct uc_conn *c)
         close(c->file_fd);
         c->file_fd = -1;
     }
+    c->answered = true;
     if (c->x->req.head_len) {
         log_access(c);
         uc_metrics_request(c->w->m, UC_PORT_HTTP, c->x->route.root, c->x->status,

@@ -301,7 +301,7 @@ bool uc_store_entry_expected(struct uc_store *st, const char *xx, const char *na
 
 int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *eb)
 {
-    return uc_evict_make_room(st, need, true, eb);
+    return uc_evict_make_room(st, need, UC_ROOM_CAP | UC_ROOM_FLOOR, eb);
 }
 
 /*
@@ -700,7 +700,7 @@ int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
      * the content cap moves with the renames. */
     int rc = find_repeats(st, items, n, eb);
     if (!rc && st->max_size)
-        rc = uc_evict_make_room(st, new_bytes(st, items, n), false, eb);
+        rc = uc_evict_make_room(st, new_bytes(st, items, n), UC_ROOM_CAP, eb);
     if (!rc)
         rc = mark_pending(st, items, n, upd, now, eb);
     if (!rc)

@@ -140,7 +140,7 @@ static void evict_down(struct gc_job *j)
     if (rc) {
         cli_err(j->cli, "%s/index: counting the content: %s", j->st->root, uc_strerror(rc));
         j->failed++;
-    } else if ((rc = uc_evict_make_room(j->st, 0, true, &eb))) {
+    } else if ((rc = uc_evict_make_room(j->st, 0, UC_ROOM_CAP | UC_ROOM_FLOOR, &eb))) {
         cli_err(j->cli, "%s", eb.msg);
         j->failed++;
     }

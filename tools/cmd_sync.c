@@ -22,6 +22,7 @@
  */
 #include "cli.h"
 #include "dsse.h"
+#include "evict.h"
 #include "fsutil.h"
 #include "parallel.h"
 #include "progress.h"
@@ -545,18 +546,24 @@ static json_t *read_page(struct run *r, const char *path, char *body, size_t len
 }
 
 /*
- * Room for the files before they are fetched (evicting least-recently-used files as it
- * goes, evict.h): file by file, so that what fits is fetched and a file that can never
- * fit (larger than max_size, or than the free space above min_free) fails alone, and
- * its update waits.
+ * Room for the files before they are fetched, file by file, so that what fits is
+ * fetched and a file that can never fit fails alone (its update waits). The staged
+ * files all sit in tmp/ until the page is published: the free-space floor is kept for
+ * their sum (evicting least-recently-used files, evict.h). The content cap is kept at
+ * each publish, which may evict files published earlier in the same run: here only a
+ * file larger than max_size on its own is refused.
  */
 static void make_room(struct run *r, struct sync_file *fs, size_t nfs)
 {
-    uint64_t room = 0;
+    uint64_t staged = 0, cap = r->st->max_size;
     for (size_t i = 0; fs && i < nfs; i++) {
         struct uc_errbuf eb = {{0}};
-        if (uc_store_check_space(r->st, room + fs[i].f.size, &eb) == 0) {
-            room += fs[i].f.size;
+        char a[32], b[32];
+        if (cap && fs[i].f.size > cap) {
+            uc_errf(&eb, -ENOSPC, "%s is larger than [store] max_size %s on its own",
+                    uc_fmt_bytes(fs[i].f.size, a, sizeof(a)), uc_fmt_bytes(cap, b, sizeof(b)));
+        } else if (uc_evict_make_room(r->st, staged + fs[i].f.size, UC_ROOM_FLOOR, &eb) == 0) {
+            staged += fs[i].f.size;
             continue;
         }
         fs[i].state = SF_FAILED;

@@ -215,6 +215,8 @@ ms=$((($(date +%s%N) - start) / 1000000))
 check "slowloris answered 408" has "$out" "^HTTP/1.1 408"
 check "slowloris cut off after ~2 s ($ms ms)" test "$ms" -ge 1500 -a "$ms" -lt 2900
 
+check "1,000 silent connections closed after header_timeout; a keep-alive one stays" $PY silent "$P" "$U" 1000
+
 # --- A file added while the daemon runs is served at once.
 make_file "$T/src/late.msu" 12345
 "$UC" add --config "$C" --key "$T/k" --title late "$T/src/late.msu" >/dev/null 2>&1

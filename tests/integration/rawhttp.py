@@ -208,6 +208,39 @@ def scenario_absform(port, url, path):
         fail("http://host with no path is \"/\": want 404, got %d" % st)
 
 
+def scenario_silent(port, url, count):
+    """SPEC §3: header_timeout also bounds the silence before a connection's first byte;
+    keepalive_timeout applies only once it has completed a request. count connections
+    that never send a byte are all closed by the server within header_timeout (plus a
+    tick), while one that completed a request stays open and answers again."""
+    import select
+    kept = connect(port)
+    kept.sendall(b"GET " + url.encode() + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    first = read_for(kept, 1.0)
+    if b" 200 " not in first[:20]:
+        fail("the keep-alive connection's first GET was not answered 200")
+    silent = [connect(port) for _ in range(int(count))]
+    deadline = time.monotonic() + 6
+    open_ = set(range(len(silent)))
+    while open_ and time.monotonic() < deadline:
+        r, _, _ = select.select([silent[i] for i in open_], [], [], 0.5)
+        for sk in r:
+            i = silent.index(sk)
+            try:
+                if sk.recv(1) == b"":
+                    open_.discard(i)
+            except OSError:
+                open_.discard(i)
+    if open_:
+        fail("%d of %d silent connections still open after 6 s" % (len(open_), len(silent)))
+    kept.sendall(b"GET " + url.encode() + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    again = read_for(kept, 1.0)
+    if b" 200 " not in again[:20]:
+        fail("the connection that had completed a request was closed with the silent ones")
+    for sk in silent + [kept]:
+        sk.close()
+
+
 SCENARIOS = {
     "reuse": scenario_reuse,
     "head_error": scenario_head_error,
@@ -215,6 +248,7 @@ SCENARIOS = {
     "bigcl": scenario_bigcl,
     "expect": scenario_expect,
     "absform": scenario_absform,
+    "silent": scenario_silent,
 }
 
 if __name__ == "__main__":
