@@ -107,6 +107,18 @@ run_rc 0 "configure-ssl without pid_file" "$UC" configure-ssl "$NAME" --cert "$T
 check "... reached the running daemon" has "$ERR" "reached the running updcached \\(pid $DPID, from the mark it keeps in the store\\)"
 for _ in $(seq 50); do [ "$(fp)" = "$fa" ] && break; sleep 0.1; done
 check "... and it took the new certificate" test "$(fp)" = "$fa"
+# A moved port stops accepting at once; the new pair accepts (SPEC §7).
+for _ in 1 2 3 4 5 6 7 8; do
+    NP=$((20000 + RANDOM % 30000))
+    ss -Htln "( sport = :$NP or sport = :$((NP - 1)) )" | grep -q . || break
+done
+run_rc 0 "configure-ssl --https-port moves the daemon" "$UC" configure-ssl "$NAME" --https-port "$NP" --config "$C"
+for _ in $(seq 100); do grep -q "^https=$NP$" "$T/ports" 2>/dev/null && break; sleep 0.05; done
+accepts() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+check "the new TLS port accepts" accepts "$NP"
+check "the new plain port accepts" accepts "$((NP - 1))"
+check "the old TLS port stopped accepting" bash -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$P' 2>/dev/null"
+check "the old plain port stopped accepting" bash -c "! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$PP' 2>/dev/null"
 kill -KILL $DPID
 wait $DPID 2>/dev/null || true
 run_rc 0 "configure-ssl with no daemon running" "$UC" configure-ssl "$NAME" --cert "$T/b/$NAME.pem" --key "$T/b/$NAME.key" --config "$C"
