@@ -86,19 +86,20 @@ static void refuse(struct run *r, struct upd *u, const char *env, size_t len, co
     char hex[65] = "unhashed", path[PATH_MAX], what[160];
     if (!uc_hash_buf(env, len, &dg))
         uc_hex_encode(dg.sha256, UC_SHA256_LEN, hex, false);
-    snprintf(what, sizeof(what), "envelope sha256:%.16s%s%s", hex, u->rec.id[0] ? " (update " : "",
-             u->rec.id[0] ? u->rec.id : "");
+    if (u->rec.id[0])
+        snprintf(what, sizeof(what), "envelope sha256:%.16s (update %s)", hex, u->rec.id);
+    else
+        snprintf(what, sizeof(what), "envelope sha256:%.16s", hex);
     snprintf(path, sizeof(path), "%s/quarantine/envelope.%s.json", r->st->root, hex);
     int rc = uc_write_file_atomic(path, env, len, 0644);
     if (!rc) {
         char reason[1400];
-        int n = snprintf(reason, sizeof(reason), "%s%s: refused by sync from %s: %s\n", what,
-                         u->rec.id[0] ? ")" : "", r->net.base, why);
+        int n = snprintf(reason, sizeof(reason), "%s: refused by sync from %s: %s\n", what,
+                         r->net.base, why);
         strncat(path, ".reason", sizeof(path) - strlen(path) - 1);
         rc = uc_write_file_atomic(path, reason, (size_t)n < sizeof(reason) ? (size_t)n : 0, 0644);
     }
-    cli_err(r->cli, "%s%s: refused: %s; %s; sync goes on past it", what, u->rec.id[0] ? ")" : "",
-            why,
+    cli_err(r->cli, "%s: refused: %s; %s; sync goes on past it", what, why,
             rc ? "could not be recorded in quarantine/" : "kept in quarantine/ with the reason");
     r->refused++;
     free(u->env);
@@ -106,8 +107,9 @@ static void refuse(struct run *r, struct upd *u, const char *env, size_t len, co
     uc_update_free(&u->rec);
 }
 
-/* Check one envelope of a page; on success u is filled, else it is refused. */
-static bool take_envelope(struct run *r, json_t *je, size_t idx, struct upd *u)
+/* Check one envelope of a page: 1 and u filled, 0 when it was refused, -1 when it could
+ * not be looked at (out of memory: the page is tried again). */
+static int take_envelope(struct run *r, json_t *je, size_t idx, struct upd *u)
 {
     struct uc_errbuf eb = {{0}};
     struct uc_envelope env = {0};
@@ -115,7 +117,7 @@ static bool take_envelope(struct run *r, json_t *je, size_t idx, struct upd *u)
     u->envlen = u->env ? strlen(u->env) : 0;
     if (!u->env) {
         cli_err(r->cli, "envelope %zu of the page: out of memory", idx);
-        return false;
+        return -1;
     }
     int rc = uc_dsse_parse(u->env, u->envlen, &env, &eb);
     if (!rc)
@@ -587,8 +589,8 @@ static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *nex
     struct upd *us = calloc(n ? n : 1, sizeof(*us));
     *complete = us != NULL;
     for (size_t i = 0; us && i < n; i++)
-        if (!take_envelope(r, json_array_get(arr, i), i, &us[i]) && us[i].env)
-            *complete = false; /* out of memory: not refused, try again */
+        if (take_envelope(r, json_array_get(arr, i), i, &us[i]) < 0)
+            *complete = false; /* not refused: the next run tries this page again */
     json_decref(page);
     for (size_t i = 0; us && i < n; i++)
         if (us[i].env)

@@ -36,7 +36,6 @@ RP=$P
 
 # --- A downstream capped at 5 MiB takes all five, serves them in a known order.
 tls_node "$T/ds" ds.evict.test ""
-sed -i '/^downstreams = $/d' "$T/ds/uc.conf"
 sync_from "$T/ds" root.evict.test "$RP" "$T/root/pki/ca.pem" ds1 sec-one "$T/pub.pub"
 printf '[store]\nmax_size = 5M\n' >>"$T/ds/uc.conf"
 run_rc 0 "downstream syncs five files into a 5 MiB cap" "$UC" sync --once --config "$T/ds/uc.conf"
@@ -85,7 +84,6 @@ check "the origin file still served" test "$(code "$((RP - 1))" "$(content_url "
 
 # --- 20 SIGKILL trials of a sync that evicts.
 tls_node "$T/ds3" ds3.evict.test ""
-sed -i '/^downstreams = $/d' "$T/ds3/uc.conf"
 sync_from "$T/ds3" root.evict.test "$RP" "$T/root/pki/ca.pem" ds3 sec-three "$T/pub.pub"
 printf '[store]\nmax_size = 3M\n' >>"$T/ds3/uc.conf"
 sed -i 's/^parallel = 4/parallel = 2/' "$T/ds3/uc.conf"
@@ -142,7 +140,6 @@ mkdir -p "$T/tmpfs"
 if mount -t tmpfs -o size=48M tmpfs "$T/tmpfs" 2>/dev/null; then
     cleanup_hooks+=("umount -l '$T/tmpfs'")
     tls_node "$T/ds2" ds2.evict.test ""
-    sed -i '/^downstreams = $/d' "$T/ds2/uc.conf"
     sed -i "s|^store = .*|store = $T/tmpfs/store|" "$T/ds2/uc.conf"
     sync_from "$T/ds2" root.evict.test "$RP" "$T/root/pki/ca.pem" ds2 sec-two "$T/pub.pub"
     printf '[store]\nmin_free = 40M\n' >>"$T/ds2/uc.conf"

@@ -56,7 +56,6 @@ tls_node "$T/root" root.integrity.test "ds1:sec-one"
 start_tls_daemon "$UCD" "$T/root/uc.conf" "$T/root/ports" "$T/root/err" || { bad "root did not start"; finish; }
 RP=$P
 tls_node "$T/ds" ds.integrity.test ""
-sed -i '/^downstreams = $/d' "$T/ds/uc.conf"
 sync_from "$T/ds" root.integrity.test "$RP" "$T/root/pki/ca.pem" ds1 sec-one "$T/pub.pub"
 wsus_folder "$T/wsus" "$T/s2.pdf"
 run_rc 0 "downstream imports the unsigned file of the pair" "$UC" import --config "$T/ds/uc.conf" "$T/wsus"

@@ -37,7 +37,6 @@ check "ds1 sync summary" has "$ERR" "1 update\\(s\\) published, 5 file\\(s\\)"
 start_tls_daemon "$UCD" "$T/ds1/uc.conf" "$T/ds1/ports" "$T/ds1/err" || { bad "ds1 did not start"; finish; }
 D1P=$P D1PP=$PP
 node "$T/ds2" ds2.updcache.test ""
-sed -i '/^downstreams = $/d' "$T/ds2/uc.conf"
 upstream "$T/ds2" ds1.updcache.test "$D1P" "$T/ds1/pki/ca.pem" ds2 sec-two
 run_rc 0 "ds2 syncs from ds1" "$UC" sync --once --config "$T/ds2/uc.conf"
 start_tls_daemon "$UCD" "$T/ds2/uc.conf" "$T/ds2/ports" "$T/ds2/err" || { bad "ds2 did not start"; finish; }

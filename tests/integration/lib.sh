@@ -112,7 +112,7 @@ EOF2
 }
 
 # tls_node DIR NAME DOWNSTREAMS: a TLS node config (DIR/uc.conf) with its own lab
-# certificate for NAME, accepting the ID:SECRET list DOWNSTREAMS.
+# certificate for NAME, accepting the ID:SECRET list DOWNSTREAMS (none when empty).
 tls_node() {
     "$UC" mkcert "$2" --out "$1/pki" >/dev/null 2>&1
     make_conf "$1" <<EOF2
@@ -128,6 +128,7 @@ key = $1/pki/$2.key
 [auth]
 downstreams = $3
 EOF2
+    [ -n "$3" ] || sed -i '/^downstreams = $/d' "$1/uc.conf" # a leaf accepts no downstreams
 }
 
 # sync_from DIR UP_NAME UP_PORT UP_CA ID SECRET KEY.pub: point DIR/uc.conf at an upstream.
