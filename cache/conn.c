@@ -84,6 +84,8 @@ static void xfer_reset(struct uc_xfer *x)
     x->out_len = 0;
     x->nseg = x->seg_i = 0;
     x->seg_done = 0;
+    x->direct = false;
+    x->warm_start = x->warm_end = 0;
     x->reads_left = 0;
     x->read_expect = x->read_got = 0;
     x->hot = NULL;

@@ -10,6 +10,7 @@
  * for: stop, log reopen, new settings, a new listener.
  */
 #include "conn.h"
+#include "transmit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -289,7 +290,7 @@ static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
             if (c->state != C_CLOSING)
                 uc_respond_on_read(c, cqe->res);
         } else if (c->state != C_CLOSING) {
-            uc_respond_on_send(c, op, cqe->res);
+            uc_tx_on_complete(c, op, cqe->res);
         }
     }
     if (c->state == C_CLOSING && c->inflight == 0)
