@@ -12,6 +12,7 @@
 
 #include "accesslog.h"
 #include "daemon.h"
+#include "fdcache.h"
 #include "hotcache.h"
 #include "range.h"
 #include "route.h"
@@ -74,6 +75,8 @@ struct uc_xfer {
     uint64_t read_expect, read_got; /* small body: bytes asked for and received */
     struct uc_file_rec rec;         /* copied out of the index: LMDB memory is never held */
     struct uc_hot_entry *hot;       /* pinned while this request copies from it, else NULL */
+    struct uc_fd_entry *fde;        /* the open-file cache's entry file_fd is borrowed from */
+    size_t ix_snapshot;             /* index transaction id the record was read in */
     bool fill_hot;                  /* a whole small file is being read: cache it when done */
     size_t fill_off;                /* where in out its bytes land */
     char name[96];                  /* file to open, relative to Content/ (read at submission) */
@@ -157,6 +160,7 @@ struct uc_worker {
     uint64_t log_dropped_seen; /* log.dropped already added to the metrics */
     bool log_failing;          /* the last flush lost lines: said once on stderr */
     struct uc_hotcache hot;    /* this worker's share of [server] hot_cache */
+    struct uc_fdcache fdc;     /* content files kept open across requests */
     struct uc_metrics *m;      /* this worker's shard of the counters */
     long nconns;
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
@@ -189,6 +193,8 @@ int64_t uc_now_ns(void);
 void uc_conn_accepted(struct uc_worker *w, int fd);
 void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe);
 void uc_conn_close(struct uc_conn *c);
+/* Done with the response's file: unpin the open-file cache's entry, or close our own. */
+void uc_conn_drop_file(struct uc_conn *c);
 void uc_conn_free(struct uc_conn *c);
 void uc_conn_linger(struct uc_conn *c);
 void uc_conn_next_request(struct uc_conn *c);

@@ -35,6 +35,7 @@ static struct uc_resp_opts opts(const struct uc_conn *c)
 }
 
 static bool serve_hot(struct uc_conn *c);
+static bool serve_open(struct uc_conn *c);
 
 /* Send the whole response already formatted in out (len bytes; body_len for the log). */
 static void send_out(struct uc_conn *c, int status, size_t len, uint64_t body_len)
@@ -52,10 +53,7 @@ static void error_allow(struct uc_conn *c, int status, const char *detail, bool 
 {
     if (then_close)
         c->x->keep = false;
-    if (c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    uc_conn_drop_file(c);
     struct uc_resp_opts o = opts(c);
     o.allow = allow;
     send_out(c, status, uc_resp_error(c->x->out, UC_OUT_CAP, status, detail, &o), 0);
@@ -186,10 +184,12 @@ static void forbidden(struct uc_conn *c)
     uc_respond_error(c, 403, detail, false);
 }
 
-static int lookup(struct uc_worker *w, const uint8_t sha1[UC_SHA1_LEN], struct uc_file_rec *rec)
+static int lookup(struct uc_worker *w, const uint8_t sha1[UC_SHA1_LEN], struct uc_file_rec *rec,
+                  size_t *snapshot)
 {
     if (mdb_txn_renew(w->txn))
         return UC_EINDEX;
+    *snapshot = mdb_txn_id(w->txn); /* what the open-file cache is valid for */
     int rc = uc_index_get_file(w->d->store->ix, w->txn, sha1, rec);
     mdb_txn_reset(w->txn); /* never hold a snapshot across a ring wait */
     return rc;
@@ -274,9 +274,11 @@ void uc_respond_request(struct uc_conn *c)
     case UC_ROOT_MSDOWNLOAD: {
         /* The index is asked every time, before the hot cache: a file quarantined by
          * verify --repair stops being served at once. */
-        int rc = lookup(c->w, c->x->route.sha1, &c->x->rec);
+        int rc = lookup(c->w, c->x->route.sha1, &c->x->rec, &c->x->ix_snapshot);
         bool present = rc == 0 && c->x->rec.state == UC_FILE_PRESENT && name_matches(c->x);
-        if (present && serve_hot(c))
+        if (rc == 0 && c->x->rec.state != UC_FILE_PRESENT)
+            uc_fdc_forget(&c->w->fdc, c->x->route.sha1); /* quarantined, purged, evicted */
+        if (present && (serve_hot(c) || serve_open(c)))
             return;
         if (present)
             open_file(c);
@@ -368,6 +370,21 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
 }
 
 static void plan(struct uc_conn *c, const struct uc_resp_file *f);
+
+/* A file the worker already holds open for this index snapshot: no openat, no close. */
+static bool serve_open(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    x->fde = uc_fdc_get(&c->w->fdc, x->rec.sha1, x->ix_snapshot, x->rec.size, x->rec.ingest_time);
+    if (!x->fde)
+        return false;
+    c->file_fd = x->fde->fd;
+    struct uc_resp_file f;
+    char etag[80];
+    validators_for(c, &f, etag, sizeof(etag));
+    plan(c, &f);
+    return true;
+}
 
 /* A hot small file answers without opening anything. */
 static bool serve_hot(struct uc_conn *c)
@@ -475,6 +492,9 @@ void uc_respond_on_open(struct uc_conn *c, int res)
         return;
     }
     c->file_fd = res;
+    if (c->x->route.root != UC_ROOT_SELFUPDATE) /* replaced in place: never kept open */
+        c->x->fde = uc_fdc_put(&c->w->fdc, c->x->rec.sha1, res, c->x->ix_snapshot, c->x->rec.size,
+                               c->x->rec.ingest_time);
     struct uc_resp_file f;
     char etag[80];
     if (!validators_for(c, &f, etag, sizeof(etag))) {
@@ -539,10 +559,7 @@ static void log_access(struct uc_conn *c)
 
 void uc_respond_done(struct uc_conn *c)
 {
-    if (c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    uc_conn_drop_file(c);
     if (c->x->req.head_len) {
         log_access(c);
         uc_metrics_request(c->w->m, UC_PORT_HTTP, c->x->route.root, c->x->status,

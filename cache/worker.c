@@ -29,6 +29,10 @@
 #define RING_ENTRIES 4096
 #define DRAIN_SECONDS 10
 #define TICK_MS 250 /* timeout resolution */
+/* Open content files kept per worker: with 2 descriptors of each of max_connections
+ * left for sockets and pipes (updcached.c's open-file limit check counts 4), a few
+ * hundred hot files cost little. */
+#define FDC_ENTRIES 256
 
 int64_t uc_now_ns(void)
 {
@@ -477,6 +481,11 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
         snprintf(err, errlen, "[server] hot_cache: %s", strerror(-rc));
         goto fail;
     }
+    rc = uc_fdc_init(&w->fdc, FDC_ENTRIES);
+    if (rc) {
+        snprintf(err, errlen, "worker setup: %s", strerror(-rc));
+        goto fail;
+    }
     rc = uc_accesslog_open(&w->log, d->boot->cfg.access_log);
     if (rc) {
         snprintf(err, errlen, "[server] access_log %s: %s", d->boot->cfg.access_log, strerror(-rc));
@@ -506,6 +515,7 @@ void uc_worker_destroy(struct uc_worker *w)
         close(w->efd);
     uc_accesslog_close(&w->log);
     uc_hot_free(&w->hot);
+    uc_fdc_free(&w->fdc);
     io_uring_queue_exit(&w->ring); /* unregisters the buffer ring */
     int nl = atomic_exchange(&w->new_lfd, -1);
     if (nl >= 0)

@@ -268,6 +268,32 @@ check "quarantined hot file answers 404" test "$(curl -sS -m 5 -o /dev/null -w '
 "$UC" add --config "$C" --key "$T/k" --title again "$T/src/small.cab" >/dev/null 2>&1
 check "re-published file served again" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
 
+# --- The open-file cache never serves what the index no longer calls present: a large
+# file (kept open by both workers after a few GETs) quarantined, then re-published
+# with the same SHA-1 as a new inode (the old one, corrupt, is in quarantine/), then
+# purged.
+getl() { curl -sS -m 10 -o "$1" -w '%{http_code}' "$B$L"; }
+for i in 1 2 3 4 5 6; do getl "$T/lb$i" >/dev/null; done
+check "large file served from the open-file cache" cmp -s "$T/lb6" "$T/src/large.esd"
+LF=$T/s/store$L
+chmod u+w "$LF"
+printf 'X' | dd of="$LF" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+"$UC" verify --repair --config "$C" >/dev/null 2>&1 || true
+codes=$(for i in 1 2 3 4 5 6; do getl /dev/null; echo; done | sort -u | tr '\n' ' ')
+check "quarantined open file answers 404 on every connection ($codes)" test "$codes" = "404 "
+"$UC" add --config "$C" --key "$T/k" --title again "$T/src/large.esd" >/dev/null 2>&1
+bad=0
+for i in 1 2 3 4 5 6; do
+    getl "$T/lb" >/dev/null
+    cmp -s "$T/lb" "$T/src/large.esd" || bad=$((bad + 1))
+done
+check "re-published (new inode): the new bytes, never the quarantined ones ($bad bad)" test "$bad" = 0
+"$UC" purge --config "$C" --force "$(sha1sum <"$T/src/large.esd" | cut -c1-40)" >/dev/null 2>&1
+codes=$(for i in 1 2 3 4 5 6; do getl /dev/null; echo; done | sort -u | tr '\n' ' ')
+check "purged open file answers 404 on every connection ($codes)" test "$codes" = "404 "
+"$UC" add --config "$C" --key "$T/k" --title again2 "$T/src/large.esd" >/dev/null 2>&1
+check "served again after purge and add" cmp -s <(curl -sS -m 10 "$B$L") "$T/src/large.esd"
+
 # --- Receive path: multishot recv with a provided buffer ring on this kernel, unless the
 # test asks for the single-shot fallback (ctest runs this script both ways).
 if [ -n "${UPDCACHED_NO_MULTISHOT:-}" ]; then
