@@ -84,9 +84,12 @@ static void xfer_reset(struct uc_xfer *x)
     x->out_len = 0;
     x->nseg = x->seg_i = 0;
     x->seg_done = 0;
+    x->direct = false;
+    x->warm_start = x->warm_end = 0;
     x->reads_left = 0;
     x->read_expect = x->read_got = 0;
     x->hot = NULL;
+    x->fde = NULL;
     x->fill_hot = false;
     x->status = 0;
     x->body_len = 0;
@@ -109,10 +112,22 @@ static struct uc_xfer *xfer_get(struct uc_worker *w)
     return x;
 }
 
+void uc_conn_drop_file(struct uc_conn *c)
+{
+    if (c->x && c->x->fde) {
+        uc_fdc_release(&c->w->fdc, c->x->fde);
+        c->x->fde = NULL;
+    } else if (c->file_fd >= 0) {
+        close(c->file_fd);
+    }
+    c->file_fd = -1;
+}
+
 static void release_request(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
     struct uc_xfer *x = c->x;
+    uc_conn_drop_file(c);
     if (x) {
         if (x->hot)
             uc_hot_release(&w->hot, x->hot);
@@ -152,9 +167,7 @@ void uc_conn_free(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
     tq_remove(c);
-    release_request(c);
-    if (c->file_fd >= 0)
-        close(c->file_fd);
+    release_request(c); /* and the file */
     if (c->pipe_r >= 0) {
         close(c->pipe_r);
         close(c->pipe_w);

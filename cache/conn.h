@@ -1,6 +1,6 @@
 /*
- * Daemon internals shared by worker.c (the ring loop, accept, receive, timeouts) and
- * respond.c (turning a parsed request into a response plan and sending it).
+ * Daemon internals shared by worker.c (the ring loop, accept, receive, timeouts),
+ * respond.c (turning a parsed request into a response plan) and transmit.c (sending it).
  *
  * user_data of every SQE is the connection (or worker) pointer with the operation in
  * the low 4 bits; both are allocated with at least 16-byte alignment. A connection is
@@ -12,6 +12,7 @@
 
 #include "accesslog.h"
 #include "daemon.h"
+#include "fdcache.h"
 #include "hotcache.h"
 #include "range.h"
 #include "route.h"
@@ -28,7 +29,7 @@ enum uc_op {
     OP_READ,
     OP_SEND,
     OP_SPLICE_IN,
-    OP_SPLICE_OUT,
+    OP_POLL_OUT, /* transmit.c: the socket was full, or a turn's budget was used */
     OP_WAKE,
     OP_TICK,
     OP_CANCEL,
@@ -40,7 +41,7 @@ enum uc_conn_state {
     C_READ_BODY, /* a report's body (POST) is arriving: recv armed */
     C_OPENING,   /* the file is being opened through the ring */
     C_READING,   /* a small body is being read into the output buffer */
-    C_SENDING,   /* segments going out: send for memory, splice for file ranges */
+    C_SENDING,   /* segments going out (transmit.c): ring send, sendfile or splice */
     C_LINGER,    /* response sent, write side shut: discarding input until EOF or timeout */
     C_CLOSING,   /* shut down; freed when the last operation in flight completes */
 };
@@ -67,11 +68,15 @@ struct uc_xfer {
     size_t out_len;
     struct uc_seg segs[UC_SEG_MAX];
     unsigned nseg, seg_i;
-    uint64_t seg_done; /* bytes of segs[seg_i] already on the socket */
+    uint64_t seg_done;             /* bytes of segs[seg_i] already on the socket */
+    bool direct;                   /* the plan has file ranges: sent from the loop (transmit.c) */
+    uint64_t warm_start, warm_end; /* file bytes last found in the page cache */
     unsigned reads_left;
     uint64_t read_expect, read_got; /* small body: bytes asked for and received */
     struct uc_file_rec rec;         /* copied out of the index: LMDB memory is never held */
     struct uc_hot_entry *hot;       /* pinned while this request copies from it, else NULL */
+    struct uc_fd_entry *fde;        /* the open-file cache's entry file_fd is borrowed from */
+    size_t ix_snapshot;             /* index transaction id the record was read in */
     bool fill_hot;                  /* a whole small file is being read: cache it when done */
     size_t fill_off;                /* where in out its bytes land */
     char name[96];                  /* file to open, relative to Content/ (read at submission) */
@@ -157,6 +162,7 @@ struct uc_worker {
     uint64_t log_dropped_seen;   /* log.dropped already added to the metrics */
     bool log_failing;            /* the last flush lost lines: said once on stderr */
     struct uc_hotcache hot;      /* this worker's share of [server] hot_cache */
+    struct uc_fdcache fdc;       /* content files kept open across requests */
     struct uc_access_batch *acc; /* files served since the last hand-over (access.h) */
     struct uc_metrics *m;        /* this worker's shard of the counters */
     long nconns;
@@ -190,6 +196,8 @@ int64_t uc_now_ns(void);
 void uc_conn_accepted(struct uc_worker *w, int fd);
 void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe);
 void uc_conn_close(struct uc_conn *c);
+/* Done with the response's file: unpin the open-file cache's entry, or close our own. */
+void uc_conn_drop_file(struct uc_conn *c);
 void uc_conn_free(struct uc_conn *c);
 void uc_conn_linger(struct uc_conn *c);
 void uc_conn_next_request(struct uc_conn *c);
@@ -206,12 +214,13 @@ bool uc_conn_setup_multishot(struct uc_worker *w);
 void uc_conn_buffers_advance(struct uc_worker *w);
 void uc_worker_pool_free(struct uc_worker *w);
 
-/* respond.c */
+/* respond.c: the planner (route -> index -> open -> preconditions -> ranges -> plan) */
 void uc_respond_request(struct uc_conn *c);
 void uc_respond_error(struct uc_conn *c, int status, const char *detail, bool then_close);
 void uc_respond_on_open(struct uc_conn *c, int res);
 void uc_respond_on_read(struct uc_conn *c, int res);
-void uc_respond_on_send(struct uc_conn *c, enum uc_op op, int res);
+/* transmit.c sent the whole plan: log, count, then keep-alive or close. */
+void uc_respond_done(struct uc_conn *c);
 /* The whole POST body is buffered: answer it. */
 void uc_respond_body_ready(struct uc_conn *c);
 

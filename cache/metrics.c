@@ -49,6 +49,8 @@ void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metric
         }
         ADD(out->hot_hits, m->hot_hits);
         ADD(out->hot_misses, m->hot_misses);
+        ADD(out->file_bytes_sendfile, m->file_bytes_sendfile);
+        ADD(out->file_bytes_splice, m->file_bytes_splice);
         ADD(out->reports_accepted, m->reports_accepted);
         ADD(out->reports_refused, m->reports_refused);
         ADD(out->auth_failures, m->auth_failures);
@@ -114,6 +116,14 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
            LOAD(m->hot_hits));
     single(&t, "updcache_hot_cache_misses_total", "counter",
            "Small files read from disk (then cached).", LOAD(m->hot_misses));
+    family(&t, "updcache_file_bytes_sent_total", "counter",
+           "Large-response file bytes, by path: sendfile from the page cache, or splice "
+           "through the ring for ranges that were not cached.");
+    uc_text_put(&t,
+                "updcache_file_bytes_sent_total{path=\"sendfile\"} %llu\n"
+                "updcache_file_bytes_sent_total{path=\"splice\"} %llu\n",
+                (unsigned long long)LOAD(m->file_bytes_sendfile),
+                (unsigned long long)LOAD(m->file_bytes_splice));
     family(&t, "updcache_connections", "gauge", "Open connections, by port.");
     uc_text_put(
         &t, "updcache_connections{port=\"http\"} %llu\nupdcache_connections{port=\"https\"} %llu\n",

@@ -35,6 +35,8 @@ struct uc_metrics {
     _Atomic uint64_t requests[2][UC_ROOTS][UC_MC_COUNT];
     _Atomic uint64_t body_bytes[2];
     _Atomic uint64_t hot_hits, hot_misses;
+    _Atomic uint64_t file_bytes_sendfile; /* file bytes sent from the page cache (transmit.c) */
+    _Atomic uint64_t file_bytes_splice;   /* file bytes that were not: file -> pipe -> socket */
     _Atomic uint64_t reports_accepted, reports_refused;
     _Atomic uint64_t auth_failures;
     _Atomic uint64_t tls_plain_refused;  /* plain HTTP sent to the TLS port */
@@ -46,6 +48,10 @@ void uc_metrics_request(struct uc_metrics *m, enum uc_port_kind port, enum uc_ro
 static inline void uc_metrics_inc(_Atomic uint64_t *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+static inline void uc_metrics_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 /* Gauges and counters kept elsewhere (the index, the daemon), read at render time. */

@@ -4,8 +4,9 @@
  *
  *   route -> index lookup (reset/renewed read txn, record copied out)
  *         -> openat through the ring -> preconditions -> ranges -> plan
- *   plan  -> small (head + body <= UC_OUT_CAP): read the body into the output buffer,
- *            one send;  large: send the head, splice file -> pipe -> socket per part
+ *   plan  -> segments: small (head + body <= UC_OUT_CAP): the body read into the output
+ *            buffer, one memory segment; large: the head, then file ranges (and part
+ *            heads for multipart), for transmit.c to send
  */
 #include "access.h"
 #include "cond.h"
@@ -14,6 +15,7 @@
 #include "reports.h"
 #include "route.h"
 #include "strparse.h"
+#include "transmit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +28,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define PIPE_WANT (1024 * 1024)
-
 static struct uc_resp_opts opts(const struct uc_conn *c)
 {
     /* The method as far as it was parsed: a HEAD refused at any stage gets no body. */
@@ -35,8 +35,8 @@ static struct uc_resp_opts opts(const struct uc_conn *c)
                                  c->x->req.method == UC_M_HEAD};
 }
 
-static void start_sending(struct uc_conn *c);
 static bool serve_hot(struct uc_conn *c);
+static bool serve_open(struct uc_conn *c);
 
 /* Send the whole response already formatted in out (len bytes; body_len for the log). */
 static void send_out(struct uc_conn *c, int status, size_t len, uint64_t body_len)
@@ -46,7 +46,7 @@ static void send_out(struct uc_conn *c, int status, size_t len, uint64_t body_le
     c->x->body_len = body_len;
     c->x->nseg = 1;
     c->x->segs[0] = (struct uc_seg){false, 0, len};
-    start_sending(c);
+    uc_tx_start(c);
 }
 
 static void error_allow(struct uc_conn *c, int status, const char *detail, bool then_close,
@@ -54,10 +54,7 @@ static void error_allow(struct uc_conn *c, int status, const char *detail, bool 
 {
     if (then_close)
         c->x->keep = false;
-    if (c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    uc_conn_drop_file(c);
     struct uc_resp_opts o = opts(c);
     o.allow = allow;
     send_out(c, status, uc_resp_error(c->x->out, UC_OUT_CAP, status, detail, &o), 0);
@@ -189,10 +186,12 @@ static void forbidden(struct uc_conn *c, bool then_close)
     uc_respond_error(c, 403, detail, then_close);
 }
 
-static int lookup(struct uc_worker *w, const uint8_t sha1[UC_SHA1_LEN], struct uc_file_rec *rec)
+static int lookup(struct uc_worker *w, const uint8_t sha1[UC_SHA1_LEN], struct uc_file_rec *rec,
+                  size_t *snapshot)
 {
     if (mdb_txn_renew(w->txn))
         return UC_EINDEX;
+    *snapshot = mdb_txn_id(w->txn); /* what the open-file cache is valid for */
     int rc = uc_index_get_file(w->d->store->ix, w->txn, sha1, rec);
     mdb_txn_reset(w->txn); /* never hold a snapshot across a ring wait */
     return rc;
@@ -280,12 +279,14 @@ void uc_respond_request(struct uc_conn *c)
     case UC_ROOT_MSDOWNLOAD: {
         /* The index is asked every time, before the hot cache: a file quarantined by
          * verify --repair stops being served at once. */
-        int rc = lookup(c->w, c->x->route.sha1, &c->x->rec);
+        int rc = lookup(c->w, c->x->route.sha1, &c->x->rec, &c->x->ix_snapshot);
         bool present = rc == 0 && c->x->rec.state == UC_FILE_PRESENT && name_matches(c->x);
+        if (rc == 0 && c->x->rec.state != UC_FILE_PRESENT)
+            uc_fdc_forget(&c->w->fdc, c->x->route.sha1); /* quarantined, purged, evicted */
         if (present && !c->x->head_only && c->w->acc &&
             uc_access_note(c->w->acc, c->x->rec.sha1, c->w->wall_s))
             uc_access_hand_over(c->w->d->access, c->w->acc);
-        if (present && serve_hot(c))
+        if (present && (serve_hot(c) || serve_open(c)))
             return;
         if (present)
             open_file(c);
@@ -317,7 +318,7 @@ static void add_mem(struct uc_conn *c, const char *data, size_t len)
     c->x->out_len += len;
 }
 
-/* A file range: read into out now (small response) or spliced later. */
+/* A file range: read into out now (small response) or left to transmit.c. */
 static void add_file(struct uc_conn *c, uint64_t off, uint64_t len, bool small)
 {
     if (len == 0)
@@ -377,6 +378,21 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
 }
 
 static void plan(struct uc_conn *c, const struct uc_resp_file *f);
+
+/* A file the worker already holds open for this index snapshot: no openat, no close. */
+static bool serve_open(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    x->fde = uc_fdc_get(&c->w->fdc, x->rec.sha1, x->ix_snapshot, x->rec.size, x->rec.ingest_time);
+    if (!x->fde)
+        return false;
+    c->file_fd = x->fde->fd;
+    struct uc_resp_file f;
+    char etag[80];
+    validators_for(c, &f, etag, sizeof(etag));
+    plan(c, &f);
+    return true;
+}
 
 /* A hot small file answers without opening anything. */
 static bool serve_hot(struct uc_conn *c)
@@ -443,7 +459,7 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
     c->x->nseg = 1;
     c->x->segs[0] = (struct uc_seg){false, 0, c->x->out_len};
     if (c->x->head_only || c->x->body_len == 0) {
-        start_sending(c);
+        uc_tx_start(c);
         return;
     }
     bool small = c->x->out_len + c->x->body_len <= UC_OUT_CAP;
@@ -467,7 +483,7 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
     if (c->x->reads_left)
         c->state = C_READING; /* on_read sends once every read is back */
     else
-        start_sending(c);
+        uc_tx_start(c);
 }
 
 void uc_respond_on_open(struct uc_conn *c, int res)
@@ -484,6 +500,9 @@ void uc_respond_on_open(struct uc_conn *c, int res)
         return;
     }
     c->file_fd = res;
+    if (c->x->route.root != UC_ROOT_SELFUPDATE) /* replaced in place: never kept open */
+        c->x->fde = uc_fdc_put(&c->w->fdc, c->x->rec.sha1, res, c->x->ix_snapshot, c->x->rec.size,
+                               c->x->rec.ingest_time);
     struct uc_resp_file f;
     char etag[80];
     if (!validators_for(c, &f, etag, sizeof(etag))) {
@@ -509,92 +528,7 @@ void uc_respond_on_read(struct uc_conn *c, int res)
     }
     if (c->x->fill_hot) /* the bytes just read are the whole, verified file */
         uc_hot_put(&c->w->hot, c->x->rec.sha1, c->x->out + c->x->fill_off, c->x->rec.size);
-    start_sending(c);
-}
-
-static int ensure_pipe(struct uc_conn *c)
-{
-    if (c->pipe_r >= 0)
-        return 0;
-    int p[2];
-    if (pipe2(p, O_CLOEXEC))
-        return -errno;
-    c->pipe_r = p[0];
-    c->pipe_w = p[1];
-    int got = fcntl(c->pipe_w, F_SETPIPE_SZ, PIPE_WANT);
-    c->pipe_cap = got > 0 ? (uint64_t)got : 65536;
-    return 0;
-}
-
-static void response_done(struct uc_conn *c);
-
-/* Issue the next operation of the plan, or finish. */
-static void pump(struct uc_conn *c)
-{
-    while (c->x->seg_i < c->x->nseg && c->x->seg_done == c->x->segs[c->x->seg_i].len) {
-        c->x->seg_i++;
-        c->x->seg_done = 0;
-    }
-    if (c->x->seg_i == c->x->nseg) {
-        response_done(c);
-        return;
-    }
-    const struct uc_seg *s = &c->x->segs[c->x->seg_i];
-    bool more = c->x->seg_i + 1 < c->x->nseg;
-    struct io_uring_sqe *sqe = uc_sqe(c->w);
-    if (!s->file) {
-        io_uring_prep_send(sqe, c->fd, c->x->out + s->off + c->x->seg_done, s->len - c->x->seg_done,
-                           MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-        uc_conn_submit(c, sqe, OP_SEND);
-        return;
-    }
-    if (c->pipe_fill) {
-        io_uring_prep_splice(sqe, c->pipe_r, -1, c->fd, -1, (unsigned)c->pipe_fill,
-                             SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0));
-        uc_conn_submit(c, sqe, OP_SPLICE_OUT);
-        return;
-    }
-    uint64_t left = s->len - c->x->seg_done;
-    uint64_t chunk = left < c->pipe_cap ? left : c->pipe_cap;
-    io_uring_prep_splice(sqe, c->file_fd, (int64_t)(s->off + c->x->seg_done), c->pipe_w, -1,
-                         (unsigned)chunk, SPLICE_F_MOVE);
-    uc_conn_submit(c, sqe, OP_SPLICE_IN);
-}
-
-static void start_sending(struct uc_conn *c)
-{
-    c->state = C_SENDING;
-    uc_conn_progress(c);
-    c->x->seg_i = 0;
-    c->x->seg_done = 0;
-    for (unsigned i = 0; i < c->x->nseg; i++)
-        if (c->x->segs[i].file && ensure_pipe(c)) {
-            uc_conn_close(c);
-            return;
-        }
-    pump(c);
-}
-
-void uc_respond_on_send(struct uc_conn *c, enum uc_op op, int res)
-{
-    if (res < 0 || (res == 0 && op != OP_SPLICE_IN)) {
-        uc_conn_close(c); /* the client went away, or the socket failed */
-        return;
-    }
-    if (op == OP_SPLICE_IN) {
-        if (res == 0) { /* the file is shorter than its record: framing is lost */
-            fprintf(stderr, "updcached: %s: file shorter than indexed; closing\n", c->x->name);
-            uc_conn_close(c);
-            return;
-        }
-        c->pipe_fill += (uint64_t)res;
-    } else {
-        if (op == OP_SPLICE_OUT)
-            c->pipe_fill -= (uint64_t)res;
-        c->x->seg_done += (uint64_t)res;
-        uc_conn_progress(c); /* a reader that stops reading is cut off by the timer */
-    }
-    pump(c);
+    uc_tx_start(c);
 }
 
 static struct uc_http_span find_header(const struct uc_conn *c, const char *name)
@@ -631,12 +565,9 @@ static void log_access(struct uc_conn *c)
     uc_accesslog_add(&c->w->log, &a);
 }
 
-static void response_done(struct uc_conn *c)
+void uc_respond_done(struct uc_conn *c)
 {
-    if (c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    uc_conn_drop_file(c);
     c->answered = true;
     if (c->x->req.head_len) {
         log_access(c);

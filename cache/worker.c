@@ -11,6 +11,7 @@
  */
 #include "access.h"
 #include "conn.h"
+#include "transmit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +30,10 @@
 #define RING_ENTRIES 4096
 #define DRAIN_SECONDS 10
 #define TICK_MS 250 /* timeout resolution */
+/* Open content files kept per worker: with 2 descriptors of each of max_connections
+ * left for sockets and pipes (updcached.c's open-file limit check counts 4), a few
+ * hundred hot files cost little. */
+#define FDC_ENTRIES 256
 
 int64_t uc_now_ns(void)
 {
@@ -292,7 +297,7 @@ static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
             if (c->state != C_CLOSING)
                 uc_respond_on_read(c, cqe->res);
         } else if (c->state != C_CLOSING) {
-            uc_respond_on_send(c, op, cqe->res);
+            uc_tx_on_complete(c, op, cqe->res);
         }
     }
     if (c->state == C_CLOSING && c->inflight == 0)
@@ -487,6 +492,11 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
         snprintf(err, errlen, "[server] hot_cache: %s", strerror(-rc));
         goto fail;
     }
+    rc = uc_fdc_init(&w->fdc, FDC_ENTRIES);
+    if (rc) {
+        snprintf(err, errlen, "worker setup: %s", strerror(-rc));
+        goto fail;
+    }
     rc = uc_accesslog_open(&w->log, d->boot->cfg.access_log);
     if (rc) {
         snprintf(err, errlen, "[server] access_log %s: %s", d->boot->cfg.access_log, strerror(-rc));
@@ -517,6 +527,7 @@ void uc_worker_destroy(struct uc_worker *w)
     uc_accesslog_close(&w->log);
     uc_hot_free(&w->hot);
     free(w->acc);
+    uc_fdc_free(&w->fdc);
     io_uring_queue_exit(&w->ring); /* unregisters the buffer ring */
     int nl = atomic_exchange(&w->new_lfd, -1);
     if (nl >= 0)

@@ -50,8 +50,8 @@ struct uc_lg_run {
 };
 
 struct uc_lg_stats {
-    uint64_t requests; /* good responses */
-    uint64_t bytes;    /* body bytes of good responses */
+    uint64_t requests;       /* good responses */
+    uint64_t bytes;          /* body bytes of good responses */
     uint64_t bytes_verified; /* of those, bytes whose SHA-256 matched (--verify-body) */
     uint64_t errors[UC_ERR_COUNT];
     uint64_t status[UC_LG_STATUS_MAX];

@@ -73,9 +73,9 @@ int uc_lg_write_json(const char *path, const struct uc_lg_config *cfg, const str
         "{s:I,s:f,s:f,s:I,s:I,s:f,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:s}", "requests",
         (json_int_t)st->requests, "duration_s", r->duration_s, "rps",
         per_s(st->requests, r->duration_s), "bytes", (json_int_t)st->bytes, "bytes_verified",
-        (json_int_t)st->bytes_verified, "bytes_per_s",
-        per_s(st->bytes, r->duration_s), "latency_us", lat, "errors", errs, "status", status,
-        "reconnects", (json_int_t)st->reconnects, "idle_open", (json_int_t)r->idle_open, "threads",
+        (json_int_t)st->bytes_verified, "bytes_per_s", per_s(st->bytes, r->duration_s),
+        "latency_us", lat, "errors", errs, "status", status, "reconnects",
+        (json_int_t)st->reconnects, "idle_open", (json_int_t)r->idle_open, "threads",
         (json_int_t)r->threads, "connections", (json_int_t)cfg->connections, "pipeline",
         (json_int_t)cfg->pipeline, "mix", cfg->mix.spec);
     if (!doc) {

@@ -22,6 +22,7 @@ C=$T/s/uc.conf
 make_file "$T/src/small.cab" 4096
 make_file "$T/src/mid.psf" $((1024 * 1024 + 7))
 make_file "$T/src/over-buffer.exe" $((200 * 1024))
+make_file "$T/src/large.esd" $((3 * 1024 * 1024 + 13))
 : >"$T/src/empty.txt"
 "$UC" add --config "$C" --key "$T/k" --title t "$T/src"/* >/dev/null 2>&1
 url_of() { # FILE -> /Content/XX/SHA1.ext
@@ -38,6 +39,7 @@ for _ in $(seq 100); do [ -s "$T/ports" ] && break; sleep 0.05; done
 P=$(sed -n 's/^http=//p' "$T/ports")
 check "port file written after listen" test -n "$P"
 B=http://127.0.0.1:$P
+PY="python3 $(dirname "$0")/rawhttp.py"
 
 # --- GET and HEAD: exactly the SPEC §3 headers, the right bytes.
 U=$(url_of "$T/src/small.cab")
@@ -116,6 +118,36 @@ b=$(sed -n 's/^Content-Type: multipart\/byteranges; boundary=\([a-z0-9]*\).*/\1/
 } >"$T/want"
 check "multipart/byteranges body" cmp -s "$T/rb" "$T/want"
 check "multipart Content-Length" grep -q "^Content-Length: $(stat -c %s "$T/want")" "$T/rh"
+
+# --- Ranges too large for the output buffer: sent by transmit.c (sendfile of the
+# page-cache-resident file, part heads interleaved), each body checked byte for byte.
+L=$(url_of "$T/src/large.esd")
+LSIZE=$((3 * 1024 * 1024 + 13))
+curl -sS -m 10 -o "$T/lb" "$B$L"
+check "large file whole, byte for byte" cmp -s "$T/lb" "$T/src/large.esd"
+bigrange() { # RANGE FIRST LAST
+    curl -sS -m 10 -D "$T/rh" -o "$T/rb" -H "Range: $1" "$B$L"
+    check "large Range $1: 206 $2-$3" grep -q "^Content-Range: bytes $2-$3/$LSIZE" "$T/rh"
+    check "large Range $1: bytes" cmp -s "$T/rb" <(tail -c +$(($2 + 1)) "$T/src/large.esd" | head -c $(($3 - $2 + 1)))
+}
+bigrange "bytes=100-2500000" 100 2500000
+bigrange "bytes=-2000000" $((LSIZE - 2000000)) $((LSIZE - 1))
+bigrange "bytes=1048576-" 1048576 $((LSIZE - 1))
+curl -sS -m 10 -D "$T/rh" -o "$T/rb" -H 'Range: bytes=0-99999,1500000-2600000,-5000' "$B$L"
+b=$(sed -n 's/^Content-Type: multipart\/byteranges; boundary=\([a-z0-9]*\).*/\1/p' "$T/rh")
+{
+    first=1
+    for pr in 0:99999 1500000:2600000 $((LSIZE - 5000)):$((LSIZE - 1)); do
+        a=${pr%:*} z=${pr#*:}
+        [ $first = 1 ] || printf '\r\n'
+        first=0
+        printf -- '--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %s-%s/%s\r\n\r\n' "$b" "$a" "$z" "$LSIZE"
+        tail -c +$((a + 1)) "$T/src/large.esd" | head -c $((z - a + 1))
+    done
+    printf -- '\r\n--%s--\r\n' "$b"
+} >"$T/want"
+check "large multipart/byteranges body" cmp -s "$T/rb" "$T/want"
+check "large multipart Content-Length" grep -q "^Content-Length: $(stat -c %s "$T/want")" "$T/rh"
 etag=$(sed -n 's/^ETag: \(.*\)\r$/\1/p' "$T/h")
 lm=$(sed -n 's/^Last-Modified: \(.*\)\r$/\1/p' "$T/h")
 check "If-None-Match 304" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B$U")" = 304
@@ -196,7 +228,6 @@ done
 check "the 403 to a POST names what to do" has "$(raw "POST /DSSAuthWebService/token HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n" | tr -d '\0')" "TLS only"
 long=$(head -c 20000 /dev/zero | tr '\0' a)
 refused "20 KB request line" "GET /$long HTTP/1.1\r\nHost: a\r\n\r\n" 414
-PY="python3 $(dirname "$0")/rawhttp.py"
 NONE=/Content/00/0000000000000000000000000000000000000000.cab
 check "HEAD errors end at their head (pipelined GET intact)" $PY head_error "$P" "$NONE" "$U" "$T/src/small.cab"
 check "half-close after the requests: every response, then close" $PY halfclose "$P" "$U" "$T/src/small.cab" "$(url_of "$T/src/mid.psf")" "$T/src/mid.psf"
@@ -244,6 +275,32 @@ printf 'X' | dd of="$F" bs=1 seek=10 conv=notrunc 2>/dev/null
 check "quarantined hot file answers 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$U")" = 404
 "$UC" add --config "$C" --key "$T/k" --title again "$T/src/small.cab" >/dev/null 2>&1
 check "re-published file served again" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
+
+# --- The open-file cache never serves what the index no longer calls present: a large
+# file (kept open by both workers after a few GETs) quarantined, then re-published
+# with the same SHA-1 as a new inode (the old one, corrupt, is in quarantine/), then
+# purged.
+getl() { curl -sS -m 10 -o "$1" -w '%{http_code}' "$B$L"; }
+for i in 1 2 3 4 5 6; do getl "$T/lb$i" >/dev/null; done
+check "large file served from the open-file cache" cmp -s "$T/lb6" "$T/src/large.esd"
+LF=$T/s/store$L
+chmod u+w "$LF"
+printf 'X' | dd of="$LF" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+"$UC" verify --repair --config "$C" >/dev/null 2>&1 || true
+codes=$(for i in 1 2 3 4 5 6; do getl /dev/null; echo; done | sort -u | tr '\n' ' ')
+check "quarantined open file answers 404 on every connection ($codes)" test "$codes" = "404 "
+"$UC" add --config "$C" --key "$T/k" --title again "$T/src/large.esd" >/dev/null 2>&1
+bad=0
+for i in 1 2 3 4 5 6; do
+    getl "$T/lb" >/dev/null
+    cmp -s "$T/lb" "$T/src/large.esd" || bad=$((bad + 1))
+done
+check "re-published (new inode): the new bytes, never the quarantined ones ($bad bad)" test "$bad" = 0
+"$UC" purge --config "$C" --force "$(sha1sum <"$T/src/large.esd" | cut -c1-40)" >/dev/null 2>&1
+codes=$(for i in 1 2 3 4 5 6; do getl /dev/null; echo; done | sort -u | tr '\n' ' ')
+check "purged open file answers 404 on every connection ($codes)" test "$codes" = "404 "
+"$UC" add --config "$C" --key "$T/k" --title again2 "$T/src/large.esd" >/dev/null 2>&1
+check "served again after purge and add" cmp -s <(curl -sS -m 10 "$B$L") "$T/src/large.esd"
 
 # --- Receive path: multishot recv with a provided buffer ring on this kernel, unless the
 # test asks for the single-shot fallback (ctest runs this script both ways).

@@ -1,0 +1,278 @@
+/*
+ * Transmission of a planned response (transmit.h). Two paths:
+ *
+ *   memory only (errors, JSON, small and hot files): one send through the ring, whose
+ *     submission is batched with every other connection's.
+ *   with file ranges: from the worker's own context, on the non-blocking socket.
+ *     The memory pieces (the head, multipart part heads and tail) go out by
+ *     send(MSG_MORE), so the head leaves in the same packet as the first body bytes.
+ *     A file range goes out by sendfile(2) while cachestat(2) says its next window is
+ *     in the page cache (nothing is copied on loopback, no io-wq hand-off); a window
+ *     that is not goes file -> pipe by a splice through the ring (io_uring runs it in
+ *     io-wq, where waiting on the disk stalls no one), then pipe -> socket from here.
+ *
+ * Socket full (EAGAIN): a POLL_ADD for POLLOUT through the ring resumes the send. One
+ * connection sends at most TURN_BYTES per turn and then queues the same poll, which
+ * completes at once on a writable socket: the other connections' completions of the
+ * same batch are handled before it goes on.
+ */
+#include "transmit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PIPE_WANT (1024 * 1024)  /* a cold window is read in chunks of the pipe's size */
+#define TURN_BYTES (1024 * 1024) /* per connection per turn of the loop */
+#define WARM_WINDOW (4ULL << 20) /* bytes whose residency one probe establishes */
+#define PAGE 4096ULL
+
+/* cachestat(2), Linux 6.5; glibc and the kernel headers here do not declare it yet. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct uc_cachestat_range {
+    uint64_t off, len;
+};
+struct uc_cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/* -1: not known yet; 0: the kernel lacks cachestat (every window is cold); 1: works. */
+static _Atomic int have_cachestat = -1;
+
+/*
+ * Is [off, off + len) of fd in the page cache, so that sendfile() will not wait on a
+ * disk read? cachestat counts the pages present; a page still being read in (our own
+ * splice's readahead) is present but not up to date, so the last page is also read
+ * with RWF_NOWAIT, which fails rather than wait. A page evicted between this probe and
+ * the sendfile makes that one sendfile wait: a narrow race, not a path.
+ */
+static bool resident(int fd, uint64_t off, uint64_t len)
+{
+    if (have_cachestat == 0)
+        return false;
+    struct uc_cachestat_range r = {off, len};
+    struct uc_cachestat cs;
+    if (syscall(__NR_cachestat, fd, &r, &cs, 0) != 0) {
+        if (errno == ENOSYS) {
+            have_cachestat = 0;
+            fprintf(stderr, "updcached: no cachestat(2) (Linux < 6.5): file ranges go "
+                            "through splice\n");
+        }
+        return false;
+    }
+    have_cachestat = 1;
+    uint64_t pages = (off + len - 1) / PAGE - off / PAGE + 1;
+    if (cs.nr_cache < pages)
+        return false;
+    char b;
+    struct iovec iov = {&b, 1};
+    return preadv2(fd, &iov, 1, (off_t)(off + len - 1), RWF_NOWAIT) == 1;
+}
+
+static int ensure_pipe(struct uc_conn *c)
+{
+    if (c->pipe_r >= 0)
+        return 0;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+        return -errno;
+    c->pipe_r = p[0];
+    c->pipe_w = p[1];
+    int got = fcntl(c->pipe_w, F_SETPIPE_SZ, PIPE_WANT);
+    c->pipe_cap = got > 0 ? (uint64_t)got : 65536;
+    return 0;
+}
+
+static void wait_writable(struct uc_conn *c)
+{
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+    uc_conn_submit(c, sqe, OP_POLL_OUT);
+}
+
+/* Bytes of the response after the current position and n more: MSG_MORE if any. */
+static bool more_after(const struct uc_xfer *x, uint64_t n)
+{
+    return x->seg_i + 1 < x->nseg || x->seg_done + n < x->segs[x->seg_i].len;
+}
+
+/* Step past finished segments; true when the whole plan is sent. */
+static bool plan_done(struct uc_xfer *x)
+{
+    while (x->seg_i < x->nseg && x->seg_done == x->segs[x->seg_i].len) {
+        x->seg_i++;
+        x->seg_done = 0;
+    }
+    return x->seg_i == x->nseg;
+}
+
+/* A cold window: file -> pipe through the ring (io-wq may wait on the disk there). */
+static void splice_in(struct uc_conn *c, const struct uc_seg *s)
+{
+    if (ensure_pipe(c)) {
+        uc_conn_close(c);
+        return;
+    }
+    uint64_t left = s->len - c->x->seg_done;
+    uint64_t chunk = left < c->pipe_cap ? left : c->pipe_cap;
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    /* Blocking on the file side is io-wq's to do; the pipe has room for all of chunk. */
+    io_uring_prep_splice(sqe, c->file_fd, (int64_t)(s->off + c->x->seg_done), c->pipe_w, -1,
+                         (unsigned)chunk, SPLICE_F_MOVE);
+    uc_conn_submit(c, sqe, OP_SPLICE_IN);
+}
+
+/*
+ * One non-blocking write of at most max bytes of the current segment: what the pipe
+ * holds, a memory piece, or a resident file window. Returns the bytes written, 0 when
+ * the caller must wait (socket full, or a cold window went to the ring), -1 when the
+ * connection is closing.
+ */
+static ssize_t write_some(struct uc_conn *c, uint64_t max, bool *async)
+{
+    struct uc_xfer *x = c->x;
+    const struct uc_seg *s = &x->segs[x->seg_i];
+    ssize_t n;
+    if (c->pipe_fill) {
+        uint64_t want = c->pipe_fill < max ? c->pipe_fill : max;
+        n = splice(c->pipe_r, NULL, c->fd, NULL, want,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more_after(x, want) ? SPLICE_F_MORE : 0));
+        if (n > 0) {
+            c->pipe_fill -= (uint64_t)n;
+            uc_metrics_add(&c->w->m->file_bytes_splice, (uint64_t)n);
+        }
+    } else if (!s->file) {
+        uint64_t left = s->len - x->seg_done;
+        uint64_t want = left < max ? left : max;
+        n = send(c->fd, x->out + s->off + x->seg_done, want,
+                 MSG_DONTWAIT | MSG_NOSIGNAL | (more_after(x, want) ? MSG_MORE : 0));
+    } else {
+        uint64_t pos = s->off + x->seg_done, left = s->len - x->seg_done;
+        if (pos < x->warm_start || pos >= x->warm_end) {
+            uint64_t win = left < WARM_WINDOW ? left : WARM_WINDOW;
+            if (!resident(c->file_fd, pos, win)) {
+                *async = true;
+                splice_in(c, s);
+                return 0;
+            }
+            x->warm_start = pos;
+            x->warm_end = pos + win;
+        }
+        uint64_t want = x->warm_end - pos;
+        if (want > left)
+            want = left;
+        if (want > max)
+            want = max;
+        off_t o = (off_t)pos;
+        n = sendfile(c->fd, c->file_fd, &o, want);
+        if (n == 0) { /* the file is shorter than its record: framing is lost */
+            fprintf(stderr, "updcached: %s: file shorter than indexed; closing\n", x->name);
+            uc_conn_close(c);
+            return -1;
+        }
+        if (n > 0)
+            uc_metrics_add(&c->w->m->file_bytes_sendfile, (uint64_t)n);
+    }
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EINTR)
+        return 0;
+    uc_conn_close(c); /* the client went away, or the socket failed */
+    return -1;
+}
+
+/* Send from here until the plan is done, the socket is full or the turn is used up. */
+static void pump_direct(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    uint64_t budget = TURN_BYTES;
+    while (!plan_done(x)) {
+        if (budget == 0) { /* yield: the poll completes at once on a writable socket */
+            wait_writable(c);
+            return;
+        }
+        bool async = false;
+        ssize_t n = write_some(c, budget, &async);
+        if (n < 0 || async)
+            return;
+        if (n == 0) {
+            wait_writable(c);
+            return;
+        }
+        x->seg_done += (uint64_t)n;
+        budget -= (uint64_t)n < budget ? (uint64_t)n : budget;
+        uc_conn_progress(c); /* a reader that stops reading is cut off by the timer */
+    }
+    uc_respond_done(c);
+}
+
+/* A memory-only plan: the next piece through the ring. */
+static void pump_ring(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    if (plan_done(x)) {
+        uc_respond_done(c);
+        return;
+    }
+    const struct uc_seg *s = &x->segs[x->seg_i];
+    struct io_uring_sqe *sqe = uc_sqe(c->w);
+    io_uring_prep_send(sqe, c->fd, x->out + s->off + x->seg_done, s->len - x->seg_done,
+                       MSG_NOSIGNAL | (x->seg_i + 1 < x->nseg ? MSG_MORE : 0));
+    uc_conn_submit(c, sqe, OP_SEND);
+}
+
+void uc_tx_start(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    c->state = C_SENDING;
+    uc_conn_progress(c);
+    x->seg_i = 0;
+    x->seg_done = 0;
+    x->direct = false;
+    for (unsigned i = 0; i < x->nseg; i++)
+        x->direct |= x->segs[i].file;
+    if (x->direct)
+        pump_direct(c);
+    else
+        pump_ring(c);
+}
+
+void uc_tx_on_complete(struct uc_conn *c, enum uc_op op, int res)
+{
+    if (op == OP_POLL_OUT) {
+        /* Writable, or an error the next write reports. */
+        pump_direct(c);
+        return;
+    }
+    if (op == OP_SPLICE_IN) {
+        if (res <= 0) {
+            if (res == 0) /* the file is shorter than its record: framing is lost */
+                fprintf(stderr, "updcached: %s: file shorter than indexed; closing\n", c->x->name);
+            else
+                fprintf(stderr, "updcached: %s: read failed: %s; closing\n", c->x->name,
+                        strerror(-res));
+            uc_conn_close(c);
+            return;
+        }
+        c->pipe_fill += (uint64_t)res;
+        uc_conn_progress(c);
+        pump_direct(c);
+        return;
+    }
+    if (res <= 0) { /* OP_SEND: the client went away, or the socket failed */
+        uc_conn_close(c);
+        return;
+    }
+    c->x->seg_done += (uint64_t)res;
+    uc_conn_progress(c);
+    pump_ring(c);
+}
