@@ -113,7 +113,10 @@ EOF2
 start_plain_daemon "$UCD" "$T/ixd" "[store]
 index_size = 2M" "$T/ix/store"
 check "flood: 4,000 reports accepted" test "$(post_reports "$P" 4000)" = 4000
-sleep 1.5 # the writer commits in batches
+for _ in $(seq 150); do # the writer commits in batches: wait for the last, 30 s at most
+    [ "$("$UC" reports --config "$T/ix/uc.conf" --since 3999 | jq .seq)" = 4000 ] && break
+    sleep 0.2
+done
 n=$("$UC" reports --config "$T/ix/uc.conf" --limit 100000 | wc -l)
 first=$("$UC" reports --config "$T/ix/uc.conf" --limit 1 | jq .seq)
 check "flood: the oldest reports were pruned ($n kept, oldest seq $first)" test "$n" -lt 4000 -a "$first" -gt 1
