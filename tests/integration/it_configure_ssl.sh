@@ -113,7 +113,7 @@ for _ in 1 2 3 4 5 6 7 8; do
     ss -Htln "( sport = :$NP or sport = :$((NP - 1)) )" | grep -q . || break
 done
 run_rc 0 "configure-ssl --https-port moves the daemon" "$UC" configure-ssl "$NAME" --https-port "$NP" --config "$C"
-for _ in $(seq 100); do grep -q "^https=$NP$" "$T/ports" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q "^https=$NP$" "$T/ports" 2>/dev/null && break; sleep 0.05; done # 20 s: TSan on a loaded host
 accepts() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 check "the new TLS port accepts" accepts "$NP"
 check "the new plain port accepts" accepts "$((NP - 1))"
