@@ -25,12 +25,7 @@ make_file "$T/src/over-buffer.exe" $((200 * 1024))
 make_file "$T/src/large.esd" $((3 * 1024 * 1024 + 13))
 : >"$T/src/empty.txt"
 "$UC" add --config "$C" --key "$T/k" --title t "$T/src"/* >/dev/null 2>&1
-url_of() { # FILE -> /Content/XX/SHA1.ext
-    local s
-    s=$(sha1sum <"$1" | cut -c1-40)
-    s=${s^^}
-    printf '/Content/%s/%s.%s' "${s: -2}" "$s" "${1##*.}"
-}
+url_of() { content_url "$1"; }
 
 "$UCD" --config "$C" 2>"$T/daemon.err" &
 DPID=$!

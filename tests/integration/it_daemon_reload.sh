@@ -25,12 +25,7 @@ C=$T/s/uc.conf
 make_file "$T/src/small.cab" 4096
 make_file "$T/src/mid.psf" $((2 * 1024 * 1024))
 "$UC" add --config "$C" --key "$T/k" --title t "$T/src"/* >/dev/null 2>&1
-url_of() {
-    local s
-    s=$(sha1sum <"$1" | cut -c1-40)
-    s=${s^^}
-    printf '/Content/%s/%s.%s' "${s: -2}" "$s" "${1##*.}"
-}
+url_of() { content_url "$1"; }
 U=$(url_of "$T/src/small.cab")
 M=$(url_of "$T/src/mid.psf")
 

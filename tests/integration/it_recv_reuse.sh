@@ -22,12 +22,7 @@ C=$T/s/uc.conf
 make_file "$T/src/x.cab" 3000
 make_file "$T/src/y.cab" 5000
 "$UC" add --config "$C" --key "$T/k" --title t "$T/src"/* >/dev/null 2>&1
-url_of() {
-    local s
-    s=$(sha1sum <"$1" | cut -c1-40)
-    s=${s^^}
-    printf '/Content/%s/%s.%s' "${s: -2}" "$s" "${1##*.}"
-}
+url_of() { content_url "$1"; }
 UPDCACHED_NO_MULTISHOT=1 "$UCD" --config "$C" 2>"$T/daemon.err" &
 DPID=$!
 cleanup_hooks+=("kill $DPID 2>/dev/null")
