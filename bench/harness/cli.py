@@ -70,6 +70,10 @@ hashing limit L = cores/(1/sha1 + 1/sha256 + 1/xxh128) is measured each round as
 bench/ingest does. Rows: both rates (MB = 10^6 bytes), L, and sync / min(L, curl). A sync
 run that fails or does not verify makes its round x, exit status 1.
 
+access: hot4k-64 and distinct4k against two updcached on copies of the store (files
+hard-linked, index by mdb_copy), one with access tracking and one with
+UPDCACHED_NO_ACCESS_TRACKING=1, alternated; rows: both figures and on/off per round.
+
 soak (on demand only, updcached alone): the bits, do-ranges and express mixes at once with
 bodies checked, 5,000 idle keep-alive connections, a slowloris trickle that must be cut
 off by header_timeout, a SIGHUP every 30 s, an `updcache add` every 10 s and one

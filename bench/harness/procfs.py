@@ -39,6 +39,23 @@ def rss_kib(pids):
     return total
 
 
+def rss_parts_kib(pids):
+    """Resident memory split as the kernel counts it: anon (heap, stacks: what a leak
+    grows), file (mapped files: the LMDB map and libraries, pages the kernel can drop and
+    reread) and shmem."""
+    out = {"anon": 0, "file": 0, "shmem": 0}
+    for pid in pids:
+        try:
+            with open("/proc/%s/status" % pid) as f:
+                for line in f:
+                    for k in out:
+                        if line.startswith("Rss%s:" % k.capitalize()):
+                            out[k] += int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
 def open_fds(pid):
     try:
         return len(os.listdir("/proc/%s/fd" % pid))

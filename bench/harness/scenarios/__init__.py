@@ -1,11 +1,11 @@
 """The scenarios, one module each, in the order the table shows them.
 
 DEFAULT runs without names on the command line; soak runs only when named."""
-from . import (bits, cold, distinct4k, do_ranges, express, file_1m, file_256m, hot4k_64, hot4k_256,
+from . import (access, bits, cold, distinct4k, do_ranges, express, file_1m, file_256m, hot4k_64, hot4k_256,
                idle_1000, idle_10000, ingest, soak, sync, tls_meta)
 
 MODULES = (hot4k_64, hot4k_256, distinct4k, file_1m, file_256m, cold, bits, do_ranges, express,
-           idle_1000, idle_10000, tls_meta, ingest, sync, soak)
+           idle_1000, idle_10000, tls_meta, ingest, sync, access, soak)
 ALL = tuple(m.Scenario.name for m in MODULES)
 ON_DEMAND = ("soak",)
 DEFAULT = tuple(n for n in ALL if n not in ON_DEMAND)

@@ -25,6 +25,7 @@ SLOW_CONNS = 4
 SLOW_GAP_S = 1.0  # one byte a second: the ~90-byte head would take 90 s
 HUP_EVERY_S = 30
 ADD_EVERY_S = 10
+TRACE_EVERY_S = 60
 ADD_BYTES = 64 << 10
 MIXES = (("bits", "cab", 16, "head-get=50,range1m=25,get=25"),
          ("do-ranges", "payload", 16, "range1m=100"),
@@ -100,7 +101,9 @@ class Scenario(Base):
             run.failed(self.name)
 
     def sample(self, srv):
-        return {"rss_mib": srv.rss_kib() / 1024, "fds": procfs.open_fds(srv.proc.pid)}
+        parts = procfs.rss_parts_kib(srv.pids)
+        return {"rss_mib": srv.rss_kib() / 1024, "anon_mib": parts["anon"] / 1024,
+                "file_mib": parts["file"] / 1024, "fds": procfs.open_fds(srv.proc.pid)}
 
     def add_file(self, run, i):
         data = os.urandom(ADD_BYTES)
@@ -127,8 +130,13 @@ class Scenario(Base):
         start_by = d / 4
         next_hup, next_add, add, verify, n_add = HUP_EVERY_S, ADD_EVERY_S, None, None, 0
         pending_check = None
+        o["trace"], next_trace = [], 0.0
         while any(l.running() for l in loads.values()):
             t = time.monotonic() - t0
+            if t >= next_trace and t < d:
+                # Anon RSS over the run: flat once pools and caches reached their size.
+                next_trace += TRACE_EVERY_S
+                o["trace"].append((t, self.sample(srv)))
             slow.tick(keep_opening=t < d - HEADER_TIMEOUT_S - 5)
             if "start" not in o:
                 now = self.sample(srv)
@@ -221,6 +229,10 @@ class Scenario(Base):
         t.text_row("bytes checked, GiB", "%.1f (%.1f SHA-256'd)" % (o["bytes"] / (1 << 30),
                                                                    o["bytes_verified"] / (1 << 30)))
         t.text_row("RSS MiB start / end", "%s / %s" % (mib("start"), mib("end")))
+        part = lambda k: "%.1f + %.1f" % (o[k]["anon_mib"], o[k]["file_mib"])
+        t.text_row("RSS anon + file, MiB", "%s / %s" % (part("start"), part("end")))
+        t.text_row("RSS anon + file at rest", "%s / %s" % (part("rest_before"), part("rest_after")))
+        t.text_row("RSS anon MiB by %d s" % TRACE_EVERY_S, " ".join("%.1f" % v["anon_mib"] for _, v in o["trace"]))
         t.text_row("open fds start / end", "%s / %s" % (fds("start"), fds("end")))
         t.text_row("RSS MiB, fds at rest", "%s, %s / %s, %s" % (mib("rest_before"), fds("rest_before"),
                                                                mib("rest_after"), fds("rest_after")))

@@ -34,6 +34,7 @@ class Server:
         self.proc = None
         self.pids = []
         self.na = None  # why it has no figures
+        self.env = None  # extra environment variables of the server process
 
     # ----------------------------------------------------------- per server
 
@@ -62,7 +63,8 @@ class Server:
         os.makedirs(self.prefix, exist_ok=True)
         conf = self.configure(port)
         log = open(os.path.join(self.prefix, "stdout.log"), "ab")
-        self.proc = subprocess.Popen(spawn.pinned(self.run.server_cpu, self.command(conf)),
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(spawn.pinned(self.run.server_cpu, self.command(conf)), env=env,
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
