@@ -342,6 +342,36 @@ static void file_location(struct uc_daemon *d, const struct uc_settings *s, cons
                           (json_int_t)f.size, "url", url));
 }
 
+/* SPEC §13: the block digests of a file whose record has blocks_sha256, whether or not
+ * its bytes are here (an on-demand level passes them down before it holds the file). */
+static void block_list(struct uc_daemon *d, const char *hex, struct uc_api_resp *r)
+{
+    uint8_t sha1[UC_SHA1_LEN];
+    if (strlen(hex) != 2 * UC_SHA1_LEN || uc_hex_decode(hex, 2 * UC_SHA1_LEN, sha1, UC_SHA1_LEN)) {
+        error(r, 400, "bad_request", "blocks/ takes a 40-digit hex SHA-1");
+        return;
+    }
+    MDB_txn *txn;
+    const uint8_t *list = NULL;
+    size_t n = 0;
+    char *body = NULL;
+    int rc = uc_index_begin(d->store->ix, false, &txn);
+    if (!rc) {
+        rc = uc_index_get_blocks(d->store->ix, txn, sha1, &list, &n);
+        if (!rc && !(body = malloc(n * UC_SHA256_LEN + 1)))
+            rc = -ENOMEM;
+        if (!rc)
+            memcpy(body, list, n * UC_SHA256_LEN);
+        uc_index_abort(txn);
+    }
+    if (rc == UC_ENOTFOUND)
+        error(r, 404, "not_found", "no block digests for this SHA-1 here");
+    else if (rc)
+        error(r, 503, "index", "the index cannot be read");
+    else
+        set_body(r, 200, "application/octet-stream", body, n * UC_SHA256_LEN);
+}
+
 static void admin(struct uc_daemon *d, const struct uc_settings *s, const struct uc_api_req *q,
                   const char *sub, struct uc_api_resp *r)
 {
@@ -459,16 +489,20 @@ static void in_root(struct uc_daemon *d, const struct uc_settings *s, const stru
             method_not_allowed(r, "GET, HEAD");
             return;
         }
-        if (!eq_ci(sub, "updates") && !eq_ci(sub, "config")) {
-            error(r, 404, "not_found", "ServerSyncWebService has updates and config");
+        if (!eq_ci(sub, "updates") && !eq_ci(sub, "config") && strncasecmp(sub, "blocks/", 7)) {
+            error(r, 404, "not_found",
+                  "ServerSyncWebService has updates, config and blocks/<SHA1>");
             return;
         }
         if (!need_cookie(d, q, UC_ROLE_DSS, r))
             return;
-        {
-            eq_ci(sub, "updates") ? updates_page(d, q, r) : sync_config(s, r);
-            return;
-        }
+        if (eq_ci(sub, "updates"))
+            updates_page(d, q, r);
+        else if (eq_ci(sub, "config"))
+            sync_config(s, r);
+        else
+            block_list(d, sub + 7, r);
+        return;
     case UC_ROOT_CLIENT:
         if (!get) {
             method_not_allowed(r, "GET, HEAD");

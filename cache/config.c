@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_PORT, K_U64, K_SIZE, K_DURATION, K_LIST, K_FREE };
+enum kind { K_STR, K_PORT, K_U64, K_SIZE, K_DURATION, K_LIST, K_FREE, K_FILL };
 
 struct key_def {
     const char *section, *key;
@@ -58,6 +58,7 @@ static const struct key_def keys[] = {
     {"upstream", "publisher_keys", K_LIST, F(publisher_keys), true},
     {"upstream", "parallel", K_U64, F(parallel), false},
     {"upstream", "interval", K_DURATION, F(interval), false},
+    {"upstream", "fill", K_FILL, F(fill_on_demand), false},
     {"auth", "downstreams", K_LIST, F(downstreams), false},
     {"auth", "client_secret", K_STR, F(client_secret), false},
     {"auth", "admin_token", K_STR, F(admin_token), false},
@@ -208,6 +209,8 @@ static const char *kind_hint(enum kind k)
         return "a duration such as 30, 30s, 5m, 1h, 1d";
     case K_FREE:
         return "a percentage such as 5% or a size such as 10G";
+    case K_FILL:
+        return "all or on-demand";
     default:
         return "a value";
     }
@@ -226,6 +229,11 @@ static int set_value(struct load_ctx *c, const struct key_def *k, const char *va
         return (*(char **)field = strdup(value)) ? 0 : -ENOMEM;
     case K_LIST:
         return list_add(c, k, value);
+    case K_FILL:
+        if (strcmp(value, "all") && strcmp(value, "on-demand"))
+            return -EINVAL;
+        *(bool *)field = strcmp(value, "on-demand") == 0;
+        return 0;
     case K_PORT:
         rc = uc_parse_u64(value, &v);
         if (rc || v > 65535)

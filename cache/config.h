@@ -48,6 +48,7 @@ struct uc_config {
     char *upstream_url, *ca_file, *content_url, *downstream_id, *downstream_secret;
     struct uc_strlist resolve, publisher_keys;
     uint64_t parallel, interval;
+    bool fill_on_demand; /* fill = on-demand (SPEC §13); default all */
 
     /* [auth] */
     struct uc_strlist downstreams;

@@ -44,7 +44,55 @@ int uc_hasher_init(struct uc_hasher *h, enum uc_hash_what what)
         uc_hasher_free(h);
         return UC_ECRYPTO;
     }
+    if (what == UC_HASH_BLOCKS) {
+        h->block = EVP_MD_CTX_new();
+        if (!h->block || !EVP_DigestInit_ex(h->block, md_sha256, NULL)) {
+            uc_hasher_free(h);
+            return UC_ECRYPTO;
+        }
+    }
     return 0;
+}
+
+/* Close the current block: its digest joins the list. False when out of memory (the
+ * list is then dropped and final reports it). */
+static bool end_block(struct uc_hasher *h)
+{
+    if (h->nblocks == h->blocks_cap) {
+        size_t cap = h->blocks_cap ? 2 * h->blocks_cap : 64;
+        uint8_t *b = realloc(h->blocks, cap * UC_SHA256_LEN);
+        if (!b)
+            return false;
+        h->blocks = b;
+        h->blocks_cap = cap;
+    }
+    unsigned n = 0;
+    uint8_t *dst = h->blocks + h->nblocks * UC_SHA256_LEN;
+    if (!EVP_DigestFinal_ex(h->block, dst, &n) || n != UC_SHA256_LEN ||
+        !EVP_DigestInit_ex(h->block, md_sha256, NULL))
+        return false;
+    h->nblocks++;
+    h->block_fill = 0;
+    return true;
+}
+
+static void update_blocks(struct uc_hasher *h, const uint8_t *p, size_t len)
+{
+    if (h->blocks_final) { /* the last file's list was not taken: start over */
+        h->nblocks = 0;
+        h->blocks_final = false;
+    }
+    while (len) {
+        size_t room = UC_BLOCK_SIZE - h->block_fill, n = len < room ? len : room;
+        EVP_DigestUpdate(h->block, p, n);
+        h->block_fill += n;
+        p += n;
+        len -= n;
+        if (h->block_fill == UC_BLOCK_SIZE && !end_block(h)) {
+            h->block_fill = UINT64_MAX; /* failed: final says so */
+            return;
+        }
+    }
 }
 
 void uc_hasher_update(struct uc_hasher *h, const void *data, size_t len)
@@ -53,14 +101,47 @@ void uc_hasher_update(struct uc_hasher *h, const void *data, size_t len)
         EVP_DigestUpdate(h->sha1, data, len);
         EVP_DigestUpdate(h->sha256, data, len);
     }
+    if (h->block && h->block_fill != UINT64_MAX)
+        update_blocks(h, data, len);
     XXH3_128bits_update(h->xxh, data, len);
     h->size += len;
+}
+
+uint8_t *uc_hasher_take_blocks(struct uc_hasher *h, size_t *n)
+{
+    uint8_t *b = h->blocks;
+    *n = b ? h->nblocks : 0;
+    h->blocks = NULL;
+    h->nblocks = h->blocks_cap = 0;
+    h->blocks_final = false;
+    return b;
+}
+
+/* The last (short) block, then the digest of the list. */
+static int final_blocks(struct uc_hasher *h, struct uc_digest *out)
+{
+    if (h->block_fill == UINT64_MAX || (h->block_fill && !end_block(h)))
+        return -ENOMEM;
+    if (!EVP_Digest(h->blocks ? h->blocks : (const uint8_t *)"", h->nblocks * UC_SHA256_LEN,
+                    out->blocks_sha256, NULL, md_sha256, NULL))
+        return UC_ECRYPTO;
+    out->has_blocks = true;
+    return 0;
 }
 
 int uc_hasher_final(struct uc_hasher *h, struct uc_digest *out)
 {
     memset(out, 0, sizeof(*out));
     out->size = h->size;
+    if (h->block) {
+        if (h->blocks_final) /* an empty file after one whose list was not taken */
+            h->nblocks = 0;
+        int rc = final_blocks(h, out);
+        h->block_fill = 0;
+        h->blocks_final = true;
+        if (rc)
+            return rc;
+    }
     if (h->sha1) {
         unsigned n1 = 0, n2 = 0;
         if (!EVP_DigestFinal_ex(h->sha1, out->sha1, &n1) ||
@@ -83,6 +164,8 @@ void uc_hasher_free(struct uc_hasher *h)
 {
     EVP_MD_CTX_free(h->sha1);
     EVP_MD_CTX_free(h->sha256);
+    EVP_MD_CTX_free(h->block);
+    free(h->blocks);
     XXH3_freeState(h->xxh);
     memset(h, 0, sizeof(*h));
 }

@@ -14,6 +14,11 @@
 #define UC_SHA1_LEN 20
 #define UC_SHA256_LEN 32
 #define UC_XXH128_LEN 16
+/* Block digests (SPEC §13): SHA-256 of each 1 MiB of a file, the piece size of
+ * Delivery Optimization; the last block may be short. */
+#define UC_BLOCK_SIZE (1024 * 1024)
+/* Blocks of a file of size bytes (an empty file has none). */
+#define UC_NBLOCKS(size) (((size) + UC_BLOCK_SIZE - 1) / UC_BLOCK_SIZE)
 /* Bytes hashed per step: small enough that the three passes over a chunk hit L2. */
 #define UC_HASH_CHUNK (256 * 1024)
 
@@ -21,12 +26,15 @@ struct uc_digest {
     uint64_t size;
     uint8_t sha1[UC_SHA1_LEN];
     uint8_t sha256[UC_SHA256_LEN];
-    uint8_t xxh128[UC_XXH128_LEN]; /* canonical (big-endian) XXH128 form, as xxhsum prints */
+    uint8_t xxh128[UC_XXH128_LEN];        /* canonical (big-endian) XXH128 form, as xxhsum prints */
+    bool has_blocks;                      /* with UC_HASH_BLOCKS: */
+    uint8_t blocks_sha256[UC_SHA256_LEN]; /* SHA-256 of the blocks' raw SHA-256s in order */
 };
 
 enum uc_hash_what {
     UC_HASH_ALL = 0,      /* SHA-1 + SHA-256 + XXH3-128 */
     UC_HASH_XXH_ONLY = 1, /* XXH3-128 only: the memory-speed check */
+    UC_HASH_BLOCKS = 2,   /* all of UC_HASH_ALL and the block digests */
 };
 
 struct uc_hasher {
@@ -34,13 +42,25 @@ struct uc_hasher {
     void *sha256; /* EVP_MD_CTX * */
     void *xxh;    /* XXH3_state_t * */
     uint64_t size;
+    void *block;         /* EVP_MD_CTX * of the block being hashed; NULL without blocks */
+    uint64_t block_fill; /* its bytes so far */
+    uint8_t *blocks;     /* raw SHA-256 of each finished block, UC_SHA256_LEN each */
+    size_t nblocks, blocks_cap;
+    bool blocks_final; /* the list is a finished file's, kept for take_blocks */
 };
 
 /* Start a digest. Returns 0, -ENOMEM or UC_ECRYPTO. Free with uc_hasher_free(). */
 int uc_hasher_init(struct uc_hasher *h, enum uc_hash_what what);
 void uc_hasher_update(struct uc_hasher *h, const void *data, size_t len);
-/* Finish into out (fields not computed are zeroed); the hasher may be init'ed again. */
+/*
+ * Finish into out (fields not computed are zeroed); the hasher starts over for the next
+ * file. With UC_HASH_BLOCKS the block list stays in h until uc_hasher_take_blocks() or
+ * the next uc_hasher_final()/uc_hasher_free().
+ */
 int uc_hasher_final(struct uc_hasher *h, struct uc_digest *out);
+/* The finished file's block digests (malloc'd, *n of UC_SHA256_LEN bytes), now the
+ * caller's; NULL with *n = 0 when there are none. */
+uint8_t *uc_hasher_take_blocks(struct uc_hasher *h, size_t *n);
 void uc_hasher_free(struct uc_hasher *h);
 
 /* Digest a memory buffer. */

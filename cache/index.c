@@ -21,6 +21,7 @@ struct uc_index {
     MDB_env *env;
     MDB_dbi meta, files, updates, changes;
     MDB_dbi reports; /* 0 when an older store has none and the open was read-only */
+    MDB_dbi blocks;  /* the same */
 };
 
 int uc_index_rc(int mdb_rc)
@@ -111,15 +112,21 @@ static int open_dbs(struct uc_index *ix, const char *dir, bool readonly, struct 
                                               : "");
         }
     }
-    /* Added after schema 1 without changing it: older builds never look at it, and a
-     * read-only open of a store that has none yet sees no reports. */
-    rc = mdb_dbi_open(txn, "reports", flags, &ix->reports);
-    if (rc == MDB_NOTFOUND && readonly) {
-        ix->reports = 0;
-    } else if (rc) {
-        mdb_txn_abort(txn);
-        return uc_errf(eb, uc_index_rc(rc), "%s: cannot open database 'reports': %s", dir,
-                       mdb_strerror(rc));
+    /* Added after schema 1 without changing it: older builds never look at them, and a
+     * read-only open of a store that has none yet sees no reports and no block lists. */
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } later[] = {{"reports", &ix->reports}, {"blocks", &ix->blocks}};
+    for (size_t i = 0; i < UC_ARRAY_LEN(later); i++) {
+        rc = mdb_dbi_open(txn, later[i].name, flags, later[i].dbi);
+        if (rc == MDB_NOTFOUND && readonly) {
+            *later[i].dbi = 0;
+        } else if (rc) {
+            mdb_txn_abort(txn);
+            return uc_errf(eb, uc_index_rc(rc), "%s: cannot open database '%s': %s", dir,
+                           later[i].name, mdb_strerror(rc));
+        }
     }
     rc = check_schema(ix, txn, dir, readonly, eb);
     if (rc) {
@@ -292,6 +299,31 @@ int uc_index_put_file(struct uc_index *ix, MDB_txn *txn, const struct uc_file_re
     pack_file(rec, buf);
     MDB_val k = {UC_SHA1_LEN, (void *)rec->sha1}, v = {sizeof(buf), buf};
     return uc_index_rc(mdb_put(txn, ix->files, &k, &v, 0));
+}
+
+int uc_index_put_blocks(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
+                        const uint8_t *list, size_t n)
+{
+    if (!ix->blocks)
+        return UC_ENOTFOUND;
+    MDB_val k = {UC_SHA1_LEN, (void *)sha1}, v = {n * UC_SHA256_LEN, (void *)list};
+    return uc_index_rc(mdb_put(txn, ix->blocks, &k, &v, 0));
+}
+
+int uc_index_get_blocks(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
+                        const uint8_t **list, size_t *n)
+{
+    if (!ix->blocks)
+        return UC_ENOTFOUND;
+    MDB_val k = {UC_SHA1_LEN, (void *)sha1}, v;
+    int rc = mdb_get(txn, ix->blocks, &k, &v);
+    if (rc)
+        return uc_index_rc(rc);
+    if (v.mv_size % UC_SHA256_LEN)
+        return UC_EPARSE;
+    *list = v.mv_data;
+    *n = v.mv_size / UC_SHA256_LEN;
+    return 0;
 }
 
 int uc_index_del_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN])

@@ -7,6 +7,9 @@
  *   updates  update id (36-byte UUID) -> seq u64 | revision u64 | envelope bytes
  *   changes  seq (u64 big-endian, so keys sort in order) -> update id
  *   reports  seq (u64 big-endian) -> a client report as received (JSON, see reports.h)
+ *   blocks   SHA-1 (20 bytes) -> the file's block digests (SPEC §13): the raw SHA-256 of
+ *            each UC_BLOCK_SIZE block in order; present only for records with
+ *            blocks_sha256, and checked against it before it was put here
  *
  * Tools write it while the daemon reads it from another process: LMDB's MVCC gives
  * readers a consistent snapshot without locks. Integers in values are little-endian.
@@ -98,6 +101,12 @@ int uc_index_get_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_S
                       struct uc_file_rec *out);
 int uc_index_put_file(struct uc_index *ix, MDB_txn *txn, const struct uc_file_rec *rec);
 int uc_index_del_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN]);
+/* A file's block digests: n of UC_SHA256_LEN bytes. get points into the map (valid for
+ * txn). UC_ENOTFOUND when there are none (or, read-only, the store has no such database). */
+int uc_index_put_blocks(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
+                        const uint8_t *list, size_t n);
+int uc_index_get_blocks(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
+                        const uint8_t **list, size_t *n);
 /* Call fn for each file in SHA-1 order; a non-zero return from fn stops and is returned. */
 typedef int (*uc_index_file_cb)(void *ctx, const struct uc_file_rec *rec);
 int uc_index_each_file(struct uc_index *ix, MDB_txn *txn, uc_index_file_cb fn, void *ctx);

@@ -156,6 +156,15 @@ int uc_update_encode(const struct uc_update *u, char **out_json, size_t *out_len
         uc_content_path(f->sha1, f->suffix, url, sizeof(url));
         json_t *jf = json_pack("{s:s, s:I, s:s, s:s, s:s}", "name", f->name, "size",
                                (json_int_t)f->size, "sha1", s1, "sha256", s256, "url", url);
+        if (jf && f->has_blocks) {
+            char sb[65];
+            uc_hex_encode(f->blocks_sha256, UC_SHA256_LEN, sb, false);
+            if (json_object_set_new(jf, "block_size", json_integer(UC_BLOCK_SIZE)) ||
+                json_object_set_new(jf, "blocks_sha256", json_string(sb))) {
+                json_decref(jf);
+                jf = NULL;
+            }
+        }
         if (!jf || json_array_append_new(files, jf)) {
             json_decref(files);
             return -ENOMEM;
@@ -214,6 +223,18 @@ static int decode_file(json_t *jf, size_t i, struct uc_update_file *f, struct uc
         return uc_errf(eb, UC_EPARSE, "files[%zu].url must be %s<ext>, got %s", i, want_prefix,
                        url ? url : "(missing)");
     snprintf(f->suffix, sizeof(f->suffix), "%s", url + plen);
+    json_t *bs = json_object_get(jf, "block_size");
+    const char *bd = get_str(jf, "blocks_sha256");
+    if (!bs && !json_object_get(jf, "blocks_sha256"))
+        return 0;
+    if (!json_is_integer(bs) || json_integer_value(bs) != UC_BLOCK_SIZE)
+        return uc_errf(eb, UC_EPARSE,
+                       "files[%zu].block_size must be %d (1 MiB) beside "
+                       "blocks_sha256",
+                       i, UC_BLOCK_SIZE);
+    if (!bd || uc_hex_decode(bd, strlen(bd), f->blocks_sha256, UC_SHA256_LEN))
+        return uc_errf(eb, UC_EPARSE, "files[%zu].blocks_sha256 is not 64 hex digits", i);
+    f->has_blocks = true;
     return 0;
 }
 
@@ -240,7 +261,9 @@ int uc_update_find_conflict(const struct uc_update *u, size_t *first, size_t *se
         const struct uc_update_file *a = &u->files[ix[k - 1]], *b = &u->files[ix[k]];
         found = !memcmp(a->sha1, b->sha1, UC_SHA1_LEN) &&
                 (a->size != b->size || memcmp(a->sha256, b->sha256, UC_SHA256_LEN) ||
-                 strcmp(a->suffix, b->suffix));
+                 strcmp(a->suffix, b->suffix) ||
+                 (a->has_blocks && b->has_blocks &&
+                  memcmp(a->blocks_sha256, b->blocks_sha256, UC_SHA256_LEN)));
         *first = ix[k - 1];
         *second = ix[k];
     }
@@ -263,7 +286,8 @@ static int check_duplicates(const struct uc_update *u, struct uc_errbuf *eb)
                    i, j, h,
                    a->size != b->size                                 ? "size"
                    : memcmp(a->sha256, b->sha256, UC_SHA256_LEN) != 0 ? "SHA-256"
-                                                                      : "url");
+                   : strcmp(a->suffix, b->suffix) != 0                ? "url"
+                                                                      : "blocks_sha256");
 }
 
 int uc_update_decode(const char *json, size_t len, struct uc_update *out, struct uc_errbuf *eb)

@@ -22,6 +22,10 @@ struct uc_update_file {
     uint8_t sha1[UC_SHA1_LEN];
     uint8_t sha256[UC_SHA256_LEN];
     char suffix[UC_SUFFIX_MAX]; /* what follows the SHA-1 in the content name */
+    /* SPEC §13, optional: block_size (UC_BLOCK_SIZE) and the SHA-256 of the list of the
+     * blocks' SHA-256s; a record without them stays valid. */
+    bool has_blocks;
+    uint8_t blocks_sha256[UC_SHA256_LEN];
 };
 
 struct uc_update {

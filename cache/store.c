@@ -326,11 +326,12 @@ static int write_chunk(int dst, bool *direct, const uint8_t *buf, size_t n)
     return uc_write_all(dst, buf, n);
 }
 
-static int copy_hash(int src, int dst, bool direct, const char *label, const char *tmp_name,
-                     struct uc_digest *dg, _Atomic uint64_t *progress, struct uc_errbuf *eb)
+static int copy_hash(int src, int dst, bool direct, struct uc_staged *out,
+                     _Atomic uint64_t *progress, struct uc_errbuf *eb)
 {
+    const char *label = out->label, *tmp_name = out->tmp_name;
     struct uc_hasher h;
-    int rc = uc_hasher_init(&h, UC_HASH_ALL);
+    int rc = uc_hasher_init(&h, UC_HASH_BLOCKS);
     if (rc)
         return uc_errf(eb, rc, "%s: cannot start hashing: %s", label, uc_strerror(rc));
     uint8_t *buf = aligned_alloc(4096, UC_HASH_CHUNK);
@@ -348,7 +349,11 @@ static int copy_hash(int src, int dst, bool direct, const char *label, const cha
             break;
         }
         if (n == 0) {
-            rc = uc_hasher_final(&h, dg);
+            rc = uc_hasher_final(&h, &out->dg);
+            if (rc)
+                uc_errf(eb, rc, "%s: hashing: %s", label, uc_strerror(rc));
+            else
+                out->blocks = uc_hasher_take_blocks(&h, &out->nblocks);
             break;
         }
         /* Hash exactly the bytes that are written: the digest describes the tmp file. */
@@ -389,7 +394,7 @@ int uc_store_stage(struct uc_store *st, int src_fd, const char *label, const cha
     /* The lock tells gc this file belongs to a live process; it dies with the process. */
     flock(fd, LOCK_EX);
     out->label = label;
-    int rc = copy_hash(src_fd, fd, direct, label, out->tmp_name, &out->dg, progress, eb);
+    int rc = copy_hash(src_fd, fd, direct, out, progress, eb);
     if (rc) {
         unlinkat(st->tmp_fd, out->tmp_name, 0);
         close(fd);
@@ -426,11 +431,20 @@ static void release(struct uc_staged *s)
     s->fd = -1;
 }
 
+/* The end of a staged file's life (published, discarded or quarantined). */
+static void release_all(struct uc_staged *s)
+{
+    release(s);
+    free(s->blocks);
+    s->blocks = NULL;
+    s->nblocks = 0;
+}
+
 void uc_store_discard(struct uc_store *st, struct uc_staged *s)
 {
     if (s->fd >= 0)
         unlinkat(st->tmp_fd, s->tmp_name, 0);
-    release(s);
+    release_all(s);
 }
 
 static int write_reason(struct uc_store *st, const char *qname, const char *reason)
@@ -461,7 +475,7 @@ int uc_store_quarantine_staged(struct uc_store *st, struct uc_staged *s, const c
         rc = write_reason(st, qname, reason);
     if (rc)
         unlinkat(st->tmp_fd, s->tmp_name, 0);
-    release(s);
+    release_all(s);
     return rc;
 }
 
@@ -647,7 +661,11 @@ static int mark_present(struct uc_store *st, struct uc_staged *items, size_t n, 
     int rc = uc_index_begin(st->ix, true, &txn);
     for (size_t i = 0; !rc && i < n; i++) {
         struct uc_file_rec rec;
-        rc = uc_index_get_file(st->ix, txn, items[i].dg.sha1, &rec);
+        if (items[i].blocks) /* also for a file already present (stored before lists) */
+            rc = uc_index_put_blocks(st->ix, txn, items[i].dg.sha1, items[i].blocks,
+                                     items[i].nblocks);
+        if (!rc)
+            rc = uc_index_get_file(st->ix, txn, items[i].dg.sha1, &rec);
         if (rc || rec.state == UC_FILE_PRESENT)
             continue;
         rec.state = UC_FILE_PRESENT;
@@ -709,6 +727,68 @@ int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
         rc = mark_present(st, items, n, now, upd, out_seq, eb);
     for (size_t i = 0; i < n; i++)
         uc_store_discard(st, &items[i]);
+    return rc;
+}
+
+/*
+ * fill = on-demand (SPEC §13): a signed record whose files are not fetched. Each file
+ * not known yet is recorded EVICTED and evictable (absent, to be filled from the
+ * upstream), with its block list; a known file keeps its state, and one known with other
+ * bytes refuses the whole record, as a publish of the bytes would.
+ */
+int uc_store_publish_records(struct uc_store *st, const struct uc_update *u, uint8_t *const *lists,
+                             const size_t *nlists, const struct uc_publish_update *upd,
+                             uint64_t *out_seq, struct uc_errbuf *eb)
+{
+    MDB_txn *txn = NULL;
+    int rc = uc_index_begin(st->ix, true, &txn);
+    if (rc)
+        return uc_errf(eb, rc, "%s/index: %s", st->root, uc_strerror(rc));
+    if ((rc = check_revision(st, txn, upd, eb)))
+        goto fail;
+    for (size_t i = 0; !rc && i < u->nfiles; i++) {
+        const struct uc_update_file *f = &u->files[i];
+        struct uc_file_rec rec;
+        rc = uc_index_get_file(st->ix, txn, f->sha1, &rec);
+        if (rc == 0 && rec.state != UC_FILE_QUARANTINED &&
+            !uc_file_same(&rec, f->size, f->sha256)) {
+            struct uc_staged as = {.label = f->name};
+            memcpy(as.dg.sha1, f->sha1, UC_SHA1_LEN);
+            memcpy(as.dg.sha256, f->sha256, UC_SHA256_LEN);
+            as.dg.size = f->size;
+            rc = conflict(st, &as, rec.state == UC_FILE_PRESENT ? "stored" : "recorded", rec.size,
+                          rec.sha256, eb);
+            goto fail;
+        }
+        if (rc == UC_ENOTFOUND) {
+            memset(&rec, 0, sizeof(rec));
+            memcpy(rec.sha1, f->sha1, UC_SHA1_LEN);
+            memcpy(rec.sha256, f->sha256, UC_SHA256_LEN);
+            snprintf(rec.suffix, sizeof(rec.suffix), "%s", f->suffix);
+            rec.size = f->size;
+            rec.state = UC_FILE_EVICTED;
+            rec.evictable = true;
+            rc = uc_index_put_file(st->ix, txn, &rec);
+        }
+        if (!rc && lists && lists[i])
+            rc = uc_index_put_blocks(st->ix, txn, f->sha1, lists[i], nlists[i]);
+    }
+    if (!rc)
+        rc = uc_index_put_update(st->ix, txn, upd->id, upd->revision, upd->envelope, upd->len,
+                                 out_seq);
+    if (rc == UC_EEXIST)
+        rc = 0;
+    if (rc) {
+        uc_errf(eb, rc, "%s/index: recording update %s: %s%s", st->root, upd->id, uc_strerror(rc),
+                uc_index_hint(rc));
+        goto fail;
+    }
+    rc = uc_index_commit(txn);
+    return rc ? uc_errf(eb, rc, "%s/index: commit: %s%s", st->root, uc_strerror(rc),
+                        uc_index_hint(rc))
+              : 0;
+fail:
+    uc_index_abort(txn);
     return rc;
 }
 

@@ -64,6 +64,8 @@ struct uc_staged {
     bool duplicate;             /* already PRESENT in the index: nothing to rename */
     const char *label;          /* names the source in errors (borrowed; may be NULL) */
     bool evictable;             /* from an upstream (sync, fill); else the origin copy */
+    uint8_t *blocks;            /* block digests (hash.h), owned: publish puts them in the */
+    size_t nblocks;             /* index; discard frees them. NULL when none are known */
 };
 
 /*
@@ -101,6 +103,15 @@ struct uc_publish_update {
  */
 int uc_store_publish(struct uc_store *st, struct uc_staged *items, size_t n,
                      const struct uc_publish_update *upd, uint64_t *out_seq, struct uc_errbuf *eb);
+/*
+ * The records of an update without its files (fill = on-demand, SPEC §13): files not
+ * known yet are recorded absent (EVICTED, evictable) and lists[i], when set, becomes
+ * files[i]'s block list (nlists[i] digests). Refuses (UC_ECONFLICT) a file known here
+ * with other bytes, and a stale revision, naming them in eb.
+ */
+int uc_store_publish_records(struct uc_store *st, const struct uc_update *u, uint8_t *const *lists,
+                             const size_t *nlists, const struct uc_publish_update *upd,
+                             uint64_t *out_seq, struct uc_errbuf *eb);
 
 /*
  * Make room before writing need bytes: evicts least-recently-used evictable files

@@ -244,6 +244,8 @@ static int build_update(struct uc_cli *cli, const struct add_opts *o, struct add
         f->size = items[i].st.dg.size;
         memcpy(f->sha1, items[i].st.dg.sha1, UC_SHA1_LEN);
         memcpy(f->sha256, items[i].st.dg.sha256, UC_SHA256_LEN);
+        f->has_blocks = items[i].st.dg.has_blocks;
+        memcpy(f->blocks_sha256, items[i].st.dg.blocks_sha256, UC_SHA256_LEN);
         snprintf(f->suffix, sizeof(f->suffix), "%s", items[i].st.suffix);
     }
     return UC_EXIT_OK;
@@ -361,6 +363,7 @@ int cmd_add(struct uc_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         staged[i] = j.items[i].st;
         j.items[i].st.fd = -1; /* ownership moves to publish */
+        j.items[i].st.blocks = NULL;
     }
     struct uc_publish_update pu = {u.id, u.revision, env, envlen};
     int rc = uc_store_publish(j.store, staged, n, &pu, NULL, &eb);

@@ -285,6 +285,7 @@ static int run_batch(struct imp_job *j)
         }
         staged[ns++] = it->st;
         it->st.fd = -1;
+        it->st.blocks = NULL;
     }
     if (!ns)
         return 0;

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,7 @@ static bool publish(struct run *r, struct upd *u, struct sync_file *fs, size_t n
         if (sf->state == SF_STAGED) {
             items[k++] = sf->staged;
             sf->staged.fd = -1;
+            sf->staged.blocks = NULL; /* publish owns both now */
             sf->state = SF_PUBLISHED; /* an update sharing it finds it present */
             r->bytes += sf->f.size;
             r->files++;
@@ -340,6 +342,74 @@ static bool publish(struct run *r, struct upd *u, struct sync_file *fs, size_t n
                 "above)",
                 u->rec.id, u->rec.title);
     free(items);
+    return ok;
+}
+
+/*
+ * A file's block list from the upstream (TLS), accepted only when it has one digest per
+ * block and hashes to the signed blocks_sha256. NULL (said why) when it cannot be had.
+ */
+static uint8_t *fetch_blocks(struct run *r, const struct uc_update_file *f, size_t *n)
+{
+    char hex[41], path[96], *body = NULL;
+    size_t len = 0, want = UC_NBLOCKS(f->size) * UC_SHA256_LEN;
+    struct uc_errbuf eb = {{0}};
+    uc_hex_encode(f->sha1, UC_SHA1_LEN, hex, true);
+    snprintf(path, sizeof(path), "ServerSyncWebService/blocks/%s", hex);
+    if (sync_net_get_json(&r->net, path, want + 1, &body, &len, &eb)) {
+        cli_err(r->cli, "%s", eb.msg);
+        return NULL;
+    }
+    uint8_t got[UC_SHA256_LEN];
+    char eh[65], ah[65];
+    unsigned gl = 0;
+    EVP_Digest(body, len, got, &gl, EVP_sha256(), NULL);
+    if (len != want || memcmp(got, f->blocks_sha256, UC_SHA256_LEN)) {
+        uc_hex_encode(f->blocks_sha256, UC_SHA256_LEN, eh, false);
+        uc_hex_encode(got, UC_SHA256_LEN, ah, false);
+        cli_err(r->cli,
+                "%s%s: %zu bytes hashing to %s; the signed record of %s (%llu bytes) says %zu "
+                "bytes hashing to %s: refused, the record is not stored (the next run tries "
+                "again)",
+                r->net.base, path, len, ah, f->name, (unsigned long long)f->size, want, eh);
+        r->failed++;
+        free(body);
+        return NULL;
+    }
+    *n = len / UC_SHA256_LEN;
+    return (uint8_t *)body;
+}
+
+/* fill = on-demand: the record and its files' block lists, no file bytes (SPEC §13). */
+static bool publish_record(struct run *r, struct upd *u)
+{
+    size_t nf = u->rec.nfiles;
+    uint8_t **lists = calloc(nf ? nf : 1, sizeof(*lists));
+    size_t *nl = calloc(nf ? nf : 1, sizeof(*nl));
+    bool ok = lists && nl;
+    for (size_t i = 0; ok && i < nf; i++) {
+        const struct uc_update_file *f = &u->rec.files[i];
+        const uint8_t *have;
+        size_t hn;
+        MDB_txn *txn;
+        bool known = false;
+        if (!uc_index_begin(r->st->ix, false, &txn)) {
+            known = uc_index_get_blocks(r->st->ix, txn, f->sha1, &have, &hn) == 0;
+            uc_index_abort(txn);
+        }
+        if (f->has_blocks && !known && f->size) /* an empty file has no blocks */
+            ok = (lists[i] = fetch_blocks(r, f, &nl[i])) != NULL;
+    }
+    struct uc_errbuf eb = {{0}};
+    struct uc_publish_update pu = {u->rec.id, u->rec.revision, u->env, u->envlen};
+    if (ok && uc_store_publish_records(r->st, &u->rec, lists, nl, &pu, NULL, &eb)) {
+        cli_err(r->cli, "update %s: %s", u->rec.id, eb.msg);
+        ok = false;
+    }
+    for (size_t i = 0; lists && i < nf; i++)
+        free(lists[i]);
+    free(lists);
+    free(nl);
     return ok;
 }
 
@@ -595,6 +665,18 @@ static int do_page(struct run *r, uint64_t since, unsigned *limit, uint64_t *nex
     for (size_t i = 0; us && i < n; i++)
         if (us[i].env)
             clear_conflicts(r, us, i);
+    if (r->cli->cfg.fill_on_demand) {
+        for (size_t i = 0; us && i < n; i++) {
+            if (us[i].env && publish_record(r, &us[i]))
+                r->published++;
+            else if (us[i].env)
+                *complete = false;
+            free(us[i].env);
+            uc_update_free(&us[i].rec);
+        }
+        free(us);
+        return 0;
+    }
     size_t nfs = 0;
     uint64_t total = 0;
     struct sync_file *fs = us ? plan(r, us, n, &nfs, &total) : NULL;
@@ -762,7 +844,7 @@ static int sync_once(struct uc_cli *cli)
         if (!more)
             break;
     }
-    if (!ex)
+    if (!ex && !cli->cfg.fill_on_demand) /* on-demand: the daemon fills them again */
         ex = refetch_pending(&r);
     if (!ex && r.refused)
         ex = UC_EXIT_FAIL; /* after all the work that could be done (SPEC §11) */

@@ -328,6 +328,7 @@ static void complete(struct xfer *x)
     snprintf(s.tmp_name, sizeof(s.tmp_name), "%s", x->tmp_name);
     snprintf(s.suffix, sizeof(s.suffix), "%s", sf->f.suffix);
     uc_hasher_final(&sf->h, &s.dg);
+    s.blocks = uc_hasher_take_blocks(&sf->h, &s.nblocks);
     uc_hasher_free(&sf->h);
     sf->hashing = false;
     x->fd = -1; /* the staged file owns it now */
@@ -347,6 +348,23 @@ static void complete(struct xfer *x)
         uc_store_quarantine_staged(x->st, &s, sf->err);
         sf->state = SF_BAD;
         return;
+    }
+    if (!sf->f.has_blocks || !s.dg.has_blocks ||
+        memcmp(s.dg.blocks_sha256, sf->f.blocks_sha256, UC_SHA256_LEN)) {
+        /* The bytes are the signed ones; a list the record does not vouch for is not kept. */
+        if (sf->f.has_blocks) {
+            char eb[65];
+            uc_hex_encode(sf->f.blocks_sha256, UC_SHA256_LEN, eb, false);
+            uc_hex_encode(s.dg.blocks_sha256, UC_SHA256_LEN, a256, false);
+            fprintf(stderr,
+                    "updcache sync: Content/%s: its block digests hash to %s, the "
+                    "signed record says blocks_sha256 %s; the file is kept without "
+                    "them (on-demand downstreams will fetch it whole)\n",
+                    name, a256, eb);
+        }
+        free(s.blocks);
+        s.blocks = NULL;
+        s.nblocks = 0;
     }
     sf->staged = s; /* fsync'ed later, off the transfer loop (sync_net_flush) */
     sf->state = SF_STAGED;
@@ -400,7 +418,7 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     sf->have = (uint64_t)sb.st_size;
     if (sf->have > sf->f.size && ftruncate(x->fd, 0) == 0)
         sf->have = 0;
-    uc_hasher_init(&sf->h, UC_HASH_ALL);
+    uc_hasher_init(&sf->h, UC_HASH_BLOCKS);
     sf->hashing = true;
     /* Resume: the bytes already here count, so hash them first. */
     char *buf = malloc(1 << 20);
@@ -415,7 +433,7 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     free(buf);
     if (off != sf->have) { /* unreadable part: start over */
         uc_hasher_free(&sf->h);
-        uc_hasher_init(&sf->h, UC_HASH_ALL);
+        uc_hasher_init(&sf->h, UC_HASH_BLOCKS);
         sf->have = 0;
         if (ftruncate(x->fd, 0)) {
             /* Old bytes past what gets written would stay in the file unhashed. */

@@ -4,9 +4,11 @@
  */
 #include "hash.h"
 #include "strparse.h"
+#include "uc.h"
 #include "uc_test.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 static void hex(const uint8_t *b, size_t n, char *out)
@@ -152,6 +154,58 @@ static void test_hash_xxh_only(void **state)
     free(p);
 }
 
+/* Block digests: each 1 MiB block's SHA-256 (computed here with one EVP call per block),
+ * for sizes around the block boundary and pieces that straddle it; then the hasher's
+ * next file starts a new list. */
+static void test_hash_blocks(void **state)
+{
+    (void)state;
+    const size_t B = UC_BLOCK_SIZE;
+    const size_t sizes[] = {0, 1, B - 1, B, B + 1, 3 * B + B / 2};
+    for (size_t si = 0; si < UC_ARRAY_LEN(sizes); si++) {
+        size_t n = sizes[si], nb = UC_NBLOCKS(n);
+        uint8_t *p = pattern(n), *want = calloc(nb + 1, UC_SHA256_LEN);
+        assert_non_null(want);
+        for (size_t b = 0; b < nb; b++) {
+            size_t len = n - b * B < B ? n - b * B : B;
+            assert_int_equal(
+                EVP_Digest(p + b * B, len, want + b * UC_SHA256_LEN, NULL, EVP_sha256(), NULL), 1);
+        }
+        uint8_t want_all[UC_SHA256_LEN];
+        assert_int_equal(EVP_Digest(want, nb * UC_SHA256_LEN, want_all, NULL, EVP_sha256(), NULL),
+                         1);
+        struct uc_hasher h;
+        assert_int_equal(uc_hasher_init(&h, UC_HASH_BLOCKS), 0);
+        for (int round = 0; round < 2; round++) { /* the second: a reused hasher */
+            size_t off = 0, step = 7;
+            while (off < n) {
+                size_t k = step < n - off ? step : n - off;
+                uc_hasher_update(&h, p + off, k);
+                off += k;
+                step = step * 5 + 3;
+            }
+            struct uc_digest d, plain;
+            assert_int_equal(uc_hasher_final(&h, &d), 0);
+            assert_true(d.has_blocks);
+            assert_memory_equal(d.blocks_sha256, want_all, UC_SHA256_LEN);
+            assert_int_equal(uc_hash_buf(p, n, &plain), 0);
+            assert_memory_equal(d.sha256, plain.sha256, UC_SHA256_LEN);
+            assert_memory_equal(d.sha1, plain.sha1, UC_SHA1_LEN);
+            size_t got_n = 99;
+            uint8_t *got = round ? uc_hasher_take_blocks(&h, &got_n) : NULL;
+            if (round) {
+                assert_int_equal(got_n, nb);
+                if (nb)
+                    assert_memory_equal(got, want, nb * UC_SHA256_LEN);
+            }
+            free(got); /* round 0: not taken, the next file's list starts over */
+        }
+        uc_hasher_free(&h);
+        free(want);
+        free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_hash_multi_mib_patterns),
         cmocka_unit_test(test_hash_split_invariance),
         cmocka_unit_test(test_hash_xxh_only),
+        cmocka_unit_test(test_hash_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

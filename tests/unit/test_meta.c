@@ -110,6 +110,45 @@ static void test_meta_rejects_bad_records(void **state)
     }
 }
 
+/* Block digests (SPEC §13): optional, both keys or neither, block_size 1 MiB only. */
+static void test_meta_blocks(void **state)
+{
+    (void)state;
+    struct uc_update_file files[2];
+    struct uc_update u = sample(files), back;
+    files[0].has_blocks = true;
+    memset(files[0].blocks_sha256, 0x5e, UC_SHA256_LEN);
+    char *json;
+    size_t len;
+    assert_int_equal(uc_update_encode(&u, &json, &len), 0);
+    assert_non_null(strstr(json, "\"block_size\":1048576,\"blocks_sha256\":\"5e5e"));
+    assert_int_equal(uc_update_decode(json, len, &back, NULL), 0);
+    assert_true(back.files[0].has_blocks);
+    assert_false(back.files[1].has_blocks); /* a file without them stays valid */
+    assert_memory_equal(back.files[0].blocks_sha256, files[0].blocks_sha256, UC_SHA256_LEN);
+    uc_update_free(&back);
+    struct {
+        const char *from, *to, *field;
+    } cases[] = {
+        {"\"block_size\":1048576", "\"block_size\":65536", "block_size"},
+        {"\"block_size\":1048576,", "", "block_size"},
+        {"\"blocks_sha256\":\"5e", "\"blocks_sha256\":\"5", "blocks_sha256"},
+        {"\"blocks_sha256\":\"5e", "\"blocks_sha256\":\"zz", "blocks_sha256"},
+    };
+    for (size_t i = 0; i < UC_ARRAY_LEN(cases); i++) {
+        char bad[2048];
+        const char *at = strstr(json, cases[i].from);
+        assert_non_null(at);
+        snprintf(bad, sizeof(bad), "%.*s%s%s", (int)(at - json), json, cases[i].to,
+                 at + strlen(cases[i].from));
+        struct uc_errbuf eb = {{0}};
+        assert_int_equal(uc_update_decode(bad, strlen(bad), &back, &eb), UC_EPARSE);
+        if (!strstr(eb.msg, cases[i].field))
+            fail_msg("case %zu: error '%s' does not name '%s'", i, eb.msg, cases[i].field);
+    }
+    free(json);
+}
+
 /* One SHA-1 twice in a record: the same file listed twice is fine, two files are not. */
 static void test_meta_one_sha1_two_files(void **state)
 {
@@ -183,10 +222,9 @@ static void test_meta_suffix_rules(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_meta_round_trip),
-        cmocka_unit_test(test_meta_rejects_bad_records),
-        cmocka_unit_test(test_meta_suffix_rules),
-        cmocka_unit_test(test_meta_one_sha1_two_files),
+        cmocka_unit_test(test_meta_round_trip),   cmocka_unit_test(test_meta_rejects_bad_records),
+        cmocka_unit_test(test_meta_suffix_rules), cmocka_unit_test(test_meta_one_sha1_two_files),
+        cmocka_unit_test(test_meta_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
