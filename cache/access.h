@@ -1,9 +1,10 @@
 /*
  * Access tracking (SPEC §12): when each file was last served, for LRU eviction. A
  * worker notes a served SHA-1 in its own batch (no lock, no index write, deduplicated
- * so a hot file costs one slot); at most once a second the batch is handed to one writer
- * thread, which moves the files' atime forward in one index transaction. A crash loses
- * at most the last second or two of access times, never a record.
+ * so a hot file costs one slot); at most once a second (or when full) the batch is handed
+ * to one writer thread, which merges the batches and moves the files' atime forward in
+ * one index transaction at most once a second. A crash loses at most the last two
+ * seconds of access times, never a record.
  */
 #ifndef UC_ACCESS_H
 #define UC_ACCESS_H

@@ -78,11 +78,59 @@ static void test_access_writer(void **state)
     uct_rmrf(dir);
 }
 
+/* Batches handed over many times a second (here every 20 ms for a second) are merged:
+ * a commit a second, not one per batch, and the latest time wins. */
+static void test_access_writer_merges(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir();
+    struct uc_index *ix;
+    struct uc_errbuf eb = {{0}};
+    assert_int_equal(uc_index_open(dir, false, &ix, &eb), 0);
+    MDB_txn *txn;
+    struct uc_file_rec r = {0};
+    sha1_of(7, r.sha1);
+    r.size = 10;
+    r.atime = 1000;
+    r.state = UC_FILE_PRESENT;
+    assert_int_equal(uc_index_begin(ix, true, &txn), 0);
+    assert_int_equal(uc_index_put_file(ix, txn, &r), 0);
+    assert_int_equal(uc_index_commit(txn), 0);
+    struct uc_access *a;
+    assert_int_equal(uc_access_start(ix, &a), 0);
+    struct uc_access_batch *b = calloc(1, sizeof(*b));
+    uc_access_note(b, r.sha1, 1500);
+    uc_access_hand_over(a, b);
+    usleep(300 * 1000); /* the first batch is committed at once */
+    assert_int_equal(uc_index_begin(ix, false, &txn), 0);
+    size_t t0 = mdb_txn_id(txn);
+    uc_index_abort(txn);
+    for (int i = 1; i <= 50; i++) {
+        uc_access_note(b, r.sha1, 2000 + i);
+        uc_access_hand_over(a, b);
+        usleep(20 * 1000);
+    }
+    usleep(1500 * 1000); /* past the next commit */
+    struct uc_file_rec got;
+    assert_int_equal(uc_index_begin(ix, false, &txn), 0);
+    size_t t1 = mdb_txn_id(txn);
+    assert_int_equal(uc_index_get_file(ix, txn, r.sha1, &got), 0);
+    uc_index_abort(txn);
+    assert_int_equal(got.atime, 2050);
+    if (t1 - t0 > 3) /* 2 by the clock; one more for a slow host */
+        fail_msg("50 batches in a second took %zu commits", t1 - t0);
+    uc_access_stop(a);
+    free(b);
+    uc_index_close(ix);
+    uct_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_access_batch_dedup_and_full),
         cmocka_unit_test(test_access_writer),
+        cmocka_unit_test(test_access_writer_merges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
