@@ -29,7 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PIPE_WANT (1024 * 1024)  /* a cold window is read in chunks of the pipe's size */
+#define PIPE_WANT (1024 * 1024) /* a cold window is read in chunks of the pipe's size */
 /*
  * Per connection per turn of the loop. Measured on the 1m scenario (16 clients, 1 MiB
  * files, loopback): 1 MiB turns gave 0.68-0.94x lighttpd's rate, 256 and 512 KiB about
