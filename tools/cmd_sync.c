@@ -380,6 +380,20 @@ static uint8_t *fetch_blocks(struct run *r, const struct uc_update_file *f, size
     return (uint8_t *)body;
 }
 
+/* A list stored here was checked against the signed digest of these bytes before. */
+static bool have_blocks(struct run *r, const struct uc_update_file *f)
+{
+    const uint8_t *list;
+    size_t n;
+    MDB_txn *txn;
+    bool known = false;
+    if (!uc_index_begin(r->st->ix, false, &txn)) {
+        known = uc_index_get_blocks(r->st->ix, txn, f->sha1, &list, &n) == 0;
+        uc_index_abort(txn);
+    }
+    return known;
+}
+
 /* fill = on-demand: the record and its files' block lists, no file bytes (SPEC §13). */
 static bool publish_record(struct run *r, struct upd *u)
 {
@@ -389,15 +403,7 @@ static bool publish_record(struct run *r, struct upd *u)
     bool ok = lists && nl;
     for (size_t i = 0; ok && i < nf; i++) {
         const struct uc_update_file *f = &u->rec.files[i];
-        const uint8_t *have;
-        size_t hn;
-        MDB_txn *txn;
-        bool known = false;
-        if (!uc_index_begin(r->st->ix, false, &txn)) {
-            known = uc_index_get_blocks(r->st->ix, txn, f->sha1, &have, &hn) == 0;
-            uc_index_abort(txn);
-        }
-        if (f->has_blocks && !known && f->size) /* an empty file has no blocks */
+        if (f->has_blocks && f->size && !have_blocks(r, f)) /* an empty file has none */
             ok = (lists[i] = fetch_blocks(r, f, &nl[i])) != NULL;
     }
     struct uc_errbuf eb = {{0}};
