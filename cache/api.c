@@ -229,6 +229,12 @@ static bool page_args(const struct uc_api_req *q, uint64_t *since, uint64_t *lim
         }
         p = amp ? amp + 1 : NULL;
     }
+    /* Anchors go back out as JSON integers; most JSON readers (jansson among them) stop at
+     * INT64_MAX, and the index never counts that far. */
+    if (*since > INT64_MAX) {
+        error(r, 400, "bad_request", "since must be 0 to 9223372036854775807");
+        return false;
+    }
     if (*limit == 0 || *limit > PAGE_MAX) {
         error(r, 400, "bad_request", "limit must be 1 to 5000");
         return false;
