@@ -638,4 +638,14 @@ void uc_api_metrics_extra(struct uc_daemon *d, struct uc_metrics_extra *x)
     x->max_size = d->boot->cfg.max_size;
     x->evictions = st.evictions;
     x->evicted_bytes = st.evicted_bytes;
+    const struct uc_fill_counters *f = &d->fillc;
+    x->fill_misses = atomic_load(&f->misses);
+    x->fill_started = atomic_load(&f->started);
+    x->fill_joined = atomic_load(&f->joined);
+    x->fill_bytes = atomic_load(&f->bytes);
+    x->fill_block_failures = atomic_load(&f->block_failures);
+    x->fill_failed = atomic_load(&f->failed);
+    x->fill_published = atomic_load(&f->published);
+    x->fill_first_byte_ns_sum = atomic_load(&f->first_byte_ns_sum);
+    x->fill_first_byte_count = atomic_load(&f->first_byte_count);
 }

@@ -16,6 +16,9 @@
  */
 #include "conn.h"
 
+#include "fill.h"
+#include "transmit.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -91,6 +94,9 @@ static void xfer_reset(struct uc_xfer *x)
     x->hot = NULL;
     x->fde = NULL;
     x->fill_hot = false;
+    x->cold = x->started = x->fill_waiting = false;
+    x->fill = NULL;
+    x->wait_prev = x->wait_next = NULL;
     x->status = 0;
     x->body_len = 0;
     x->keep = x->head_only = false;
@@ -114,7 +120,11 @@ static struct uc_xfer *xfer_get(struct uc_worker *w)
 
 void uc_conn_drop_file(struct uc_conn *c)
 {
-    if (c->x && c->x->fde) {
+    if (c->x && c->x->fill) { /* the part file's descriptor is the fill's */
+        uc_tx_unpark(c);
+        uc_fill_release(c->x->fill);
+        c->x->fill = NULL;
+    } else if (c->x && c->x->fde) {
         uc_fdc_release(&c->w->fdc, c->x->fde);
         c->x->fde = NULL;
     } else if (c->file_fd >= 0) {

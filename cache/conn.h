@@ -33,6 +33,7 @@ enum uc_op {
     OP_WAKE,
     OP_TICK,
     OP_CANCEL,
+    OP_HUP, /* transmit.c: a waiting connection's socket, so closing it completes something */
 };
 #define OP_MASK 15ULL
 
@@ -82,6 +83,11 @@ struct uc_xfer {
     char name[96];                  /* file to open, relative to Content/ (read at submission) */
     struct open_how how;            /* for SelfUpdate's openat2 (read at submission) */
     struct uc_route route;
+    bool cold;                             /* the record is known, the bytes not here: a fill */
+    struct uc_fill *fill;                  /* joined (fill.h), or NULL */
+    bool fill_waiting;                     /* on the worker's list of fill waiters */
+    bool started;                          /* the head went out: a failure can only close */
+    struct uc_conn *wait_prev, *wait_next; /* the worker's fill waiters */
     int status;
     uint64_t body_len;
     bool keep;          /* keep-alive after this response */
@@ -119,6 +125,7 @@ struct uc_conn {
     bool recv_in;     /* it is a single-shot recv writing into in: in must not move */
     bool rd_eof;      /* the client half-closed: answer what came, then close */
     bool answered;    /* a response was completed: silence from now on is keep-alive */
+    bool hup_armed;   /* an OP_HUP poll is in flight */
     char client[46];  /* INET6_ADDRSTRLEN */
 
     char *in; /* request head bytes, then whatever was pipelined after them; lazy */
@@ -169,7 +176,8 @@ struct uc_worker {
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
     struct uc_cqe *cq_q; /* completions taken from the ring, handled in order */
     unsigned cq_n, cq_pos, cq_cap;
-    struct uc_xfer *xfer_pool; /* free request states, reused before malloc */
+    struct uc_conn *fill_waiters; /* connections waiting for fill blocks (transmit.c) */
+    struct uc_xfer *xfer_pool;    /* free request states, reused before malloc */
     unsigned xfer_pooled;
     /* Provided buffer ring for multishot receive (NULL: single-shot fallback). */
     struct io_uring_buf_ring *br;

@@ -49,6 +49,8 @@ struct uc_daemon {
     struct uc_reports *reports; /* the writer of client reports */
     struct uc_access *access;   /* the writer of access times; NULL: not tracked */
     struct uc_tls *tls;         /* the companion listener, or NULL without https_port */
+    struct uc_fills *fills;     /* fill on miss (fill.h), or NULL when fill = all */
+    struct uc_fill_counters fillc;
     uint8_t cookie_key[UC_COOKIE_KEY_LEN];
 };
 
@@ -56,6 +58,7 @@ struct uc_worker;
 struct uc_tls;
 struct uc_reports;
 struct uc_access;
+struct uc_fills;
 
 /* Settings owning *cfg (moved in; cfg is zeroed), limits derived; NULL when out of memory. */
 struct uc_settings *uc_settings_new(struct uc_config *cfg, unsigned gen);

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,31 @@ int uc_write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+static int positioned_all(int fd, char *p, size_t len, uint64_t off, bool write)
+{
+    while (len) {
+        ssize_t n = write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int uc_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    return positioned_all(fd, (char *)buf, len, off, true);
+}
+
+int uc_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    return positioned_all(fd, buf, len, off, false);
 }
 
 int uc_fsync_dirfd(int dirfd)

@@ -5,10 +5,14 @@
 #define UC_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* write() until all of buf is written; returns 0 or -errno. */
 int uc_write_all(int fd, const void *buf, size_t len);
+/* pwrite()/pread() all of len bytes at off; 0 or -errno (-EIO: end of file first). */
+int uc_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int uc_pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* fsync a directory by fd or by path; returns 0 or -errno. */
 int uc_fsync_dirfd(int dirfd);
 int uc_fsync_path(const char *path);

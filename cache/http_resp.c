@@ -77,8 +77,12 @@ const char *uc_resp_reason(int status)
         return "Internal Server Error";
     case 501:
         return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     case 505:
         return "HTTP Version Not Supported";
     default:

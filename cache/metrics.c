@@ -142,6 +142,30 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
     single(&t, "updcache_evictions_total", "counter", "Files evicted to make room.", x->evictions);
     single(&t, "updcache_evicted_bytes_total", "counter", "Bytes evicted to make room.",
            x->evicted_bytes);
+    single(&t, "updcache_fill_misses_total", "counter",
+           "GETs of a file whose signed record is here and whose bytes are not (SPEC 13).",
+           x->fill_misses);
+    family(&t, "updcache_fills_total", "counter",
+           "Fills on miss: started, joined by a later miss, published, failed.");
+    uc_text_put(&t,
+                "updcache_fills_total{event=\"started\"} %llu\n"
+                "updcache_fills_total{event=\"joined\"} %llu\n"
+                "updcache_fills_total{event=\"published\"} %llu\n"
+                "updcache_fills_total{event=\"failed\"} %llu\n",
+                (unsigned long long)x->fill_started, (unsigned long long)x->fill_joined,
+                (unsigned long long)x->fill_published, (unsigned long long)x->fill_failed);
+    single(&t, "updcache_fill_bytes_total", "counter",
+           "Verified bytes written by fills (each block once).", x->fill_bytes);
+    single(&t, "updcache_fill_block_verification_failures_total", "counter",
+           "Fetched blocks (or whole files) that did not match their signed digests.",
+           x->fill_block_failures);
+    family(&t, "updcache_fill_first_verified_byte_seconds", "summary",
+           "Time from the start of a fill to its first verified byte.");
+    uc_text_put(&t,
+                "updcache_fill_first_verified_byte_seconds_sum %.6f\n"
+                "updcache_fill_first_verified_byte_seconds_count %llu\n",
+                (double)x->fill_first_byte_ns_sum / 1e9,
+                (unsigned long long)x->fill_first_byte_count);
     single(&t, "updcache_ingest_files_total", "counter", "Files published by add and import.",
            x->ingest_files);
     single(&t, "updcache_ingest_bytes_total", "counter", "Bytes published by add and import.",
@@ -210,6 +234,16 @@ char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra 
                       "evictable_bytes", (json_int_t)x->evictable_bytes, "max_size",
                       (json_int_t)x->max_size, "evictions", (json_int_t)x->evictions,
                       "evicted_bytes", (json_int_t)x->evicted_bytes));
+    if (root)
+        json_object_set_new(
+            root, "fill",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "misses",
+                      (json_int_t)x->fill_misses, "started", (json_int_t)x->fill_started, "joined",
+                      (json_int_t)x->fill_joined, "published", (json_int_t)x->fill_published,
+                      "failed", (json_int_t)x->fill_failed, "bytes", (json_int_t)x->fill_bytes,
+                      "block_verification_failures", (json_int_t)x->fill_block_failures,
+                      "first_verified_byte_ns_sum", (json_int_t)x->fill_first_byte_ns_sum,
+                      "first_verified_byte_count", (json_int_t)x->fill_first_byte_count));
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return s;

@@ -21,7 +21,7 @@ enum uc_port_kind { UC_PORT_HTTP = 0, UC_PORT_HTTPS = 1 };
 /* clang-format off */
 #define UC_METRIC_CODES \
     X(200) X(201) X(202) X(206) X(304) X(400) X(401) X(403) X(404) X(405) X(408) X(411) \
-    X(412) X(413) X(414) X(415) X(416) X(431) X(500) X(501) X(503)
+    X(412) X(413) X(414) X(415) X(416) X(431) X(500) X(501) X(502) X(503) X(507)
 /* clang-format on */
 enum {
 #define X(n) UC_MC_##n,
@@ -54,6 +54,16 @@ static inline void uc_metrics_add(_Atomic uint64_t *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/* Fill on miss (SPEC §13): kept by the fill thread and the workers (fill.c). */
+struct uc_fill_counters {
+    _Atomic uint64_t misses;          /* GETs of a file whose record is known, bytes absent */
+    _Atomic uint64_t started, joined; /* fills begun, and misses that joined one in progress */
+    _Atomic uint64_t bytes;           /* verified bytes written into part files */
+    _Atomic uint64_t block_failures;  /* blocks that did not match their digest */
+    _Atomic uint64_t failed, published;
+    _Atomic uint64_t first_byte_ns_sum, first_byte_count; /* start to first verified block */
+};
+
 /* Gauges and counters kept elsewhere (the index, the daemon), read at render time. */
 struct uc_metrics_extra {
     uint64_t conns_http, conns_https;
@@ -61,6 +71,8 @@ struct uc_metrics_extra {
     uint64_t ingest_files, ingest_bytes, sync_runs, sync_files, sync_bytes, verify_failures;
     uint64_t content_bytes, evictable_bytes, max_size, evictions, evicted_bytes; /* SPEC §12 */
     uint64_t reports_stored;
+    uint64_t fill_misses, fill_started, fill_joined, fill_bytes, fill_block_failures, fill_failed,
+        fill_published, fill_first_byte_ns_sum, fill_first_byte_count;
 };
 
 /* Sum n shards into out (a plain snapshot). */

@@ -11,6 +11,7 @@
 #include "access.h"
 #include "cond.h"
 #include "conn.h"
+#include "fill.h"
 #include "http_resp.h"
 #include "reports.h"
 #include "route.h"
@@ -37,6 +38,7 @@ static struct uc_resp_opts opts(const struct uc_conn *c)
 
 static bool serve_hot(struct uc_conn *c);
 static bool serve_open(struct uc_conn *c);
+static void serve_cold(struct uc_conn *c);
 
 /* Send the whole response already formatted in out (len bytes; body_len for the log). */
 static void send_out(struct uc_conn *c, int status, size_t len, uint64_t body_len)
@@ -290,6 +292,9 @@ void uc_respond_request(struct uc_conn *c)
             return;
         if (present)
             open_file(c);
+        else if (rc == 0 && c->x->rec.state == UC_FILE_EVICTED && name_matches(c->x) &&
+                 c->w->d->fills)
+            serve_cold(c);
         else if (rc == 0 || rc == UC_ENOTFOUND)
             uc_respond_error(c, 404, NULL, false);
         else
@@ -379,6 +384,40 @@ static bool validators_for(struct uc_conn *c, struct uc_resp_file *f, char *etag
 
 static void plan(struct uc_conn *c, const struct uc_resp_file *f);
 
+/*
+ * The signed record is here, the bytes are not (SPEC §13): answer from the record; a
+ * body comes from the fill, which plan() joins once it knows which bytes are wanted
+ * (HEAD, 304 and 416 need none).
+ */
+static void serve_cold(struct uc_conn *c)
+{
+    c->x->cold = true;
+    uc_store_content_name(c->x->rec.sha1, c->x->rec.suffix, c->x->name, sizeof(c->x->name));
+    struct uc_resp_file f;
+    char etag[80];
+    validators_for(c, &f, etag, sizeof(etag));
+    plan(c, &f);
+}
+
+/* Join the fill for a cold plan's file segments; false when it answered an error. */
+static bool join_fill(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    for (unsigned i = 0; i < x->nseg; i++) {
+        if (!x->segs[i].file)
+            continue;
+        int status = 503;
+        const char *why = "cannot fill";
+        x->fill = uc_fill_join(c->w->d->fills, &x->rec, x->segs[i].off, &status, &why);
+        if (x->fill)
+            return true;
+        fprintf(stderr, "updcached: %s: Content/%s: %s\n", c->client, x->name, why);
+        uc_respond_error(c, status, why, false);
+        return false;
+    }
+    return true;
+}
+
 /* A file the worker already holds open for this index snapshot: no openat, no close. */
 static bool serve_open(struct uc_conn *c)
 {
@@ -462,7 +501,8 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
         uc_tx_start(c);
         return;
     }
-    bool small = c->x->out_len + c->x->body_len <= UC_OUT_CAP;
+    /* A cold file's bytes come from the fill, range by range: never read whole here. */
+    bool small = !c->x->cold && c->x->out_len + c->x->body_len <= UC_OUT_CAP;
     if (c->x->status == 200) {
         c->x->fill_hot = small && !c->x->hot && c->x->route.root != UC_ROOT_SELFUPDATE;
         c->x->fill_off = c->x->out_len;
@@ -480,6 +520,8 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
         char tail[64];
         add_mem(c, tail, uc_multipart_tail(tail, sizeof(tail), boundary));
     }
+    if (c->x->cold && !join_fill(c))
+        return;
     if (c->x->reads_left)
         c->state = C_READING; /* on_read sends once every read is back */
     else

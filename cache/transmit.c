@@ -18,6 +18,8 @@
  */
 #include "transmit.h"
 
+#include "fill.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -105,6 +107,67 @@ static void wait_writable(struct uc_conn *c)
     uc_conn_submit(c, sqe, OP_POLL_OUT);
 }
 
+/* Wait on the worker's list for the fill to reach pos. */
+static void park(struct uc_conn *c, uint64_t pos)
+{
+    struct uc_xfer *x = c->x;
+    uc_fill_want(x->fill, pos);
+    if (!x->fill_waiting) {
+        x->fill_waiting = true;
+        x->wait_prev = NULL;
+        x->wait_next = c->w->fill_waiters;
+        if (x->wait_next)
+            x->wait_next->x->wait_prev = c;
+        c->w->fill_waiters = c;
+    }
+    /* Something in flight, so that a close (timer, stop) completes it and frees c. */
+    if (!c->hup_armed) {
+        struct io_uring_sqe *sqe = uc_sqe(c->w);
+        io_uring_prep_poll_add(sqe, c->fd, POLLHUP | POLLERR);
+        c->hup_armed = true;
+        uc_conn_submit(c, sqe, OP_HUP);
+    }
+}
+
+void uc_tx_unpark(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    if (!x || !x->fill_waiting)
+        return;
+    if (x->wait_prev)
+        x->wait_prev->x->wait_next = x->wait_next;
+    else
+        c->w->fill_waiters = x->wait_next;
+    if (x->wait_next)
+        x->wait_next->x->wait_prev = x->wait_prev;
+    x->wait_prev = x->wait_next = NULL;
+    x->fill_waiting = false;
+}
+
+/* The head of a fill's response waits for its first body byte: true to go on. */
+static bool first_byte_ready(struct uc_conn *c)
+{
+    struct uc_xfer *x = c->x;
+    for (unsigned i = 0; i < x->nseg; i++) {
+        if (!x->segs[i].file)
+            continue;
+        int st;
+        const char *why;
+        int64_t n = uc_fill_ready(x->fill, x->segs[i].off, 1, &st, &why);
+        if (n > 0)
+            return true;
+        if (n < 0) {
+            char detail[300];
+            snprintf(detail, sizeof(detail), "filling from the upstream failed: %s", why);
+            uc_respond_error(c, st, detail, false);
+        } else {
+            park(c, x->segs[i].off);
+        }
+        return false;
+    }
+    return true;
+}
+
 /* Bytes of the response after the current position and n more: MSG_MORE if any. */
 static bool more_after(const struct uc_xfer *x, uint64_t n)
 {
@@ -122,13 +185,12 @@ static bool plan_done(struct uc_xfer *x)
 }
 
 /* A cold window: file -> pipe through the ring (io-wq may wait on the disk there). */
-static void splice_in(struct uc_conn *c, const struct uc_seg *s)
+static void splice_in(struct uc_conn *c, const struct uc_seg *s, uint64_t left)
 {
     if (ensure_pipe(c)) {
         uc_conn_close(c);
         return;
     }
-    uint64_t left = s->len - c->x->seg_done;
     uint64_t chunk = left < c->pipe_cap ? left : c->pipe_cap;
     struct io_uring_sqe *sqe = uc_sqe(c->w);
     /* Blocking on the file side is io-wq's to do; the pipe has room for all of chunk. */
@@ -163,11 +225,31 @@ static ssize_t write_some(struct uc_conn *c, uint64_t max, bool *async)
                  MSG_DONTWAIT | MSG_NOSIGNAL | (more_after(x, want) ? MSG_MORE : 0));
     } else {
         uint64_t pos = s->off + x->seg_done, left = s->len - x->seg_done;
+        if (x->fill) { /* only what has been verified */
+            int st;
+            const char *why;
+            int64_t ok = uc_fill_ready(x->fill, pos, left, &st, &why);
+            if (ok < 0) {
+                fprintf(stderr,
+                        "updcached: %s: Content/%s: the fill failed after the response "
+                        "started (%s); closing (everything sent was verified)\n",
+                        c->client, x->name, why);
+                uc_conn_close(c);
+                return -1;
+            }
+            if (ok == 0) {
+                park(c, pos);
+                *async = true;
+                return 0;
+            }
+            left = (uint64_t)ok;
+            c->file_fd = uc_fill_fd(x->fill);
+        }
         if (pos < x->warm_start || pos >= x->warm_end) {
             uint64_t win = left < WARM_WINDOW ? left : WARM_WINDOW;
             if (!resident(c->file_fd, pos, win)) {
                 *async = true;
-                splice_in(c, s);
+                splice_in(c, s, left);
                 return 0;
             }
             x->warm_start = pos;
@@ -241,6 +323,9 @@ void uc_tx_start(struct uc_conn *c)
     struct uc_xfer *x = c->x;
     c->state = C_SENDING;
     uc_conn_progress(c);
+    if (x->fill && !x->started && !first_byte_ready(c))
+        return;
+    x->started = true;
     x->seg_i = 0;
     x->seg_done = 0;
     x->direct = false;
@@ -252,8 +337,35 @@ void uc_tx_start(struct uc_conn *c)
         pump_ring(c);
 }
 
+void uc_tx_fill_wake(struct uc_worker *w)
+{
+    struct uc_conn *list = w->fill_waiters;
+    w->fill_waiters = NULL;
+    while (list) {
+        struct uc_conn *c = list;
+        list = c->x->wait_next;
+        if (list)
+            list->x->wait_prev = NULL;
+        c->x->wait_next = NULL;
+        c->x->fill_waiting = false;
+        if (c->state == C_CLOSING)
+            continue;
+        uc_conn_progress(c);
+        if (!c->x->started)
+            uc_tx_start(c);
+        else
+            pump_direct(c);
+    }
+}
+
 void uc_tx_on_complete(struct uc_conn *c, enum uc_op op, int res)
 {
+    if (op == OP_HUP) { /* the peer is gone (or we closed): a send would fail anyway */
+        c->hup_armed = false;
+        if (res > 0 && (res & (POLLHUP | POLLERR)))
+            uc_conn_close(c);
+        return;
+    }
     if (op == OP_POLL_OUT) {
         /* Writable, or an error the next write reports. */
         pump_direct(c);

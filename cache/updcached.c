@@ -11,6 +11,7 @@
  */
 #include "access.h"
 #include "daemon.h"
+#include "fill.h"
 #include "fsutil.h"
 #include "parallel.h"
 #include "reports.h"
@@ -161,6 +162,17 @@ static int start_reports(struct uc_daemon *d)
     return rc;
 }
 
+/* Fill on miss (SPEC §13): before the workers, which join fills from their first request. */
+static int start_fills(struct uc_daemon *d)
+{
+    char err[600];
+    if (uc_fills_start(d, &d->fills, err, sizeof(err))) {
+        fprintf(stderr, "updcached: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int start_tls(struct uc_daemon *d)
 {
     char err[512];
@@ -265,7 +277,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(&d.boot->cfg);
     if (!d.workers || !d.shards || !threads || open_store(&d) || start_reports(&d) ||
-        start_workers(&d, threads) || start_tls(&d) || write_files(&d))
+        start_fills(&d) || start_workers(&d, threads) || start_tls(&d) || write_files(&d))
         return 1;
     fprintf(stderr, "updcached: serving http://%s:%d/ with %u workers from %s\n",
             d.boot->cfg.listen, d.port, d.nworkers, d.boot->cfg.store);
@@ -278,6 +290,7 @@ int main(int argc, char **argv)
         pthread_join(threads[i], NULL);
     uc_reports_stop(d.reports);
     uc_access_stop(d.access); /* after the workers: they hand over their last batch */
+    uc_fills_stop(d.fills);   /* before the workers go: it wakes them */
     for (unsigned i = 0; i < d.nworkers; i++)
         uc_worker_destroy(d.workers[i]);
     if (d.boot->cfg.pid_file)

@@ -266,6 +266,8 @@ static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
         return;
     case OP_WAKE:
         housekeeping(w);
+        if (w->fill_waiters) /* the fill thread verified blocks, or a fill ended */
+            uc_tx_fill_wake(w);
         arm_wake(w);
         return;
     case OP_TICK:

@@ -141,7 +141,8 @@ fams = {f.name: f for f in text_string_to_metric_families(text)}
 for line in text.splitlines():
     if line and not line.startswith("#"):
         name = line.split("{")[0].split(" ")[0]
-        assert any(name == f or name == f + "_total" for f in fams), "sample without family: " + line
+        suffixes = ("", "_total", "_sum", "_count")  # counters, and a summary's two samples
+        assert any(name == f + x for f in fams for x in suffixes), "sample without family: " + line
 helps = {l.split()[2] for l in text.splitlines() if l.startswith("# HELP ")}
 types = {l.split()[2]: l.split()[3] for l in text.splitlines() if l.startswith("# TYPE ")}
 for name, kind in types.items():

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Fill on miss, verified block by block (SPEC §13), real daemons on loopback: a root that
+# publishes, and fill = on-demand downstreams whose plain-port fetches go through a relay
+# (tests/fixtures/relay.py) that can flip a bit or cap the rate.
+#   - HEAD of a cold file is answered from the record, an unknown SHA-1 is 404, and
+#     neither asks the root for anything;
+#   - a GET of a cold file returns its bytes, every block is fetched from the root once,
+#     the file is published (present, verify clean) and the next GET asks the root nothing;
+#   - 12 clients at once on one cold file all get the right bytes, each block once;
+#   - with the root slowed to 2 MiB/s, a 1 MiB range deep in a cold 40 MiB file is
+#     answered 206 with its bytes in well under the time of the whole fill;
+#   - a bit flipped once by the relay: no client gets the byte, the block is fetched
+#     again, the failure is logged (expected and actual digest) and counted, the file
+#     is published right;
+#   - the root dies mid-fill: clients get a 5xx or a cut connection, never a wrong byte;
+#     once it is back, a GET completes the fill, fetching only the missing blocks;
+#   - SIGKILL of the downstream mid-fill, 3 times: verify is clean after each, and the
+#     restarted daemon completes the fill, fetching only the blocks it did not have;
+#   - a chain root -> mid -> branch, both on-demand: a GET at the branch fills both.
+# Usage: it_fill.sh UPDCACHE UPDCACHED
+. "$(dirname "$0")/lib.sh"
+UCD=${2:?usage: $0 updcache updcached}
+set -e
+MIB=$((1024 * 1024))
+RELAY="$(dirname "$0")/../fixtures/relay.py"
+"$UC" keygen --out "$T/pub" >/dev/null 2>&1
+mkdir -p "$T/src"
+make_file "$T/src/big.cab" $((24 * MIB + 12345))
+make_file "$T/src/many.cab" $((16 * MIB + 7))
+make_file "$T/src/deep.cab" $((40 * MIB))
+make_file "$T/src/flip.cab" $((6 * MIB + 3))
+make_file "$T/src/dies.cab" $((20 * MIB))
+make_file "$T/src/kill.cab" $((30 * MIB))
+make_file "$T/src/chain.cab" $((9 * MIB + 1))
+make_file "$T/src/small.cab" 70000
+
+sha1_of() { local s; s=$(sha1sum <"$1" | cut -c1-40); echo "${s^^}"; }
+# root_gets FILE: 206/200 GETs of FILE in the root's access log (flushed about once a second).
+root_gets() { grep -c "GET $(content_url "$1") HTTP/1.1\" 20[06]" "$T/root/access.log" || true; }
+blocks_of() { echo $(((($(stat -c %s "$1") + MIB - 1)) / MIB)); }
+# metric TLSPORT NAME: one value of the od node's /metrics.
+metric() { curl -sS -m 5 --cacert "$T/od/pki/ca.pem" --resolve "od.fill.test:$1:127.0.0.1" -H 'Authorization: Bearer adm-tok' "https://od.fill.test:$1/APIRemoting30/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+# start_relay NAME ARGS...: a relay to the root's plain port; sets RL (its port).
+start_relay() {
+    local name=$1
+    shift
+    rm -f "$T/$name.ports"
+    python3 "$RELAY" --map "0:$RPP" --port-file "$T/$name.ports" --seconds 600 "$@" &
+    cleanup_hooks+=("kill $! 2>/dev/null")
+    eval "${name}_PID=$!"
+    for _ in $(seq 200); do [ -s "$T/$name.ports" ] && break; sleep 0.05; done
+    RL=$(head -1 "$T/$name.ports")
+}
+# od_node DIR NAME RELAYPORT: an on-demand downstream of the root, plain fetches via the relay.
+od_node() {
+    tls_node "$1" "$2" "${4:-}"
+    sync_from "$1" root.fill.test "$RP" "$T/root/pki/ca.pem" ds1 sec-one "$T/pub.pub"
+    sed -i 's/^\[auth\]$/[auth]\nadmin_token = adm-tok/' "$1/uc.conf"
+    printf 'fill = on-demand\ncontent_url = http://127.0.0.1:%s/\n' "$3" >>"$1/uc.conf"
+    run_rc 0 "$2: an on-demand sync" "$UC" sync --once --config "$1/uc.conf"
+}
+wait_clients() { for j in "$@"; do wait "$j" 2>/dev/null || true; done; }
+get() { curl -sS -m "${3:-60}" -o "$2" -w '%{http_code}' "$1"; }
+
+tls_node "$T/root" root.fill.test "ds1:sec-one"
+run_rc 0 "the root publishes" "$UC" add --config "$T/root/uc.conf" --key "$T/pub" --title fill "$T"/src/*.cab
+start_tls_daemon "$UCD" "$T/root/uc.conf" "$T/root/ports" "$T/root/err" || { bad "root did not start"; finish; }
+RP=$P RPP=$PP ROOT_PID=$DPID
+
+start_relay plain
+od_node "$T/od" od.fill.test "$RL"
+start_tls_daemon "$UCD" "$T/od/uc.conf" "$T/od/ports" "$T/od/err" || { bad "od did not start"; finish; }
+OPP=$PP OP=$P OD_PID=$DPID
+O="http://127.0.0.1:$OPP"
+
+# --- HEAD and unknown files ask the root nothing.
+sleep 1.2
+before=$(grep -c "GET /Content/" "$T/root/access.log" || true)
+hdr=$(curl -sS -m 10 -I "$O$(content_url "$T/src/big.cab")")
+check "HEAD of a cold file: 200" has "$hdr" "^HTTP/1.1 200"
+check "HEAD of a cold file: its exact size" has "$hdr" "Content-Length: $(stat -c %s "$T/src/big.cab")"
+check "an unknown SHA-1 is 404" test "$(get "$O/Content/67/0123456789ABCDEF0123456789ABCDEF01234567.cab" /dev/null)" = 404
+sleep 1.2
+check "neither asked the root for anything" test "$(grep -c "GET /Content/" "$T/root/access.log" || true)" = "$before"
+
+# --- A cold GET: right bytes, each block once, then published.
+check "a cold GET: 200" test "$(get "$O$(content_url "$T/src/big.cab")" "$T/big.got")" = 200
+check "a cold GET: the file's bytes" cmp -s "$T/big.got" "$T/src/big.cab"
+sleep 1.5
+check "each block was fetched from the root once" test "$(root_gets "$T/src/big.cab")" = "$(blocks_of "$T/src/big.cab")"
+check "the filled file is present" has "$("$UC" ls --files --config "$T/od/uc.conf")" "present	$(sha1_of "$T/src/big.cab")"
+run_rc 0 "verify is clean after a fill" "$UC" verify --config "$T/od/uc.conf"
+n=$(root_gets "$T/src/big.cab")
+check "a warm GET: right bytes" test "$(get "$O$(content_url "$T/src/big.cab")" "$T/big.got2")" = 200
+check "a warm GET: the same bytes" cmp -s "$T/big.got2" "$T/src/big.cab"
+sleep 1.2
+check "a warm GET asks the root nothing" test "$(root_gets "$T/src/big.cab")" = "$n"
+check "a small cold file" test "$(get "$O$(content_url "$T/src/small.cab")" "$T/small.got")" = 200
+check "a small cold file: its bytes" cmp -s "$T/small.got" "$T/src/small.cab"
+
+# --- Many clients on one cold file.
+pids=()
+for i in $(seq 12); do
+    curl -sS -m 60 -o "$T/many.$i" "$O$(content_url "$T/src/many.cab")" &
+    pids+=($!)
+done
+wait_clients "${pids[@]}"
+all=0
+for i in $(seq 12); do cmp -s "$T/many.$i" "$T/src/many.cab" && all=$((all + 1)); done
+check "12 concurrent clients on a cold file: all got its bytes ($all of 12)" test "$all" = 12
+sleep 1.5
+check "12 clients: each block fetched from the root once" test "$(root_gets "$T/src/many.cab")" = "$(blocks_of "$T/src/many.cab")"
+check "12 clients: one fill, the others joined" test "$(metric "$OP" 'updcache_fills_total{event="joined"}')" -ge 11
+
+# --- Range first, through a slow relay.
+kill "$OD_PID"
+wait "$OD_PID" 2>/dev/null || true
+start_relay slow --rate $((2 * MIB))
+sed -i "s#^content_url = .*#content_url = http://127.0.0.1:$RL/#" "$T/od/uc.conf"
+start_tls_daemon "$UCD" "$T/od/uc.conf" "$T/od/ports" "$T/od/err" || { bad "od did not restart"; finish; }
+OPP=$PP OP=$P OD_PID=$DPID O="http://127.0.0.1:$OPP"
+off=$((30 * MIB + 12345))
+t0=$(date +%s%N)
+code=$(curl -sS -m 30 -r "$off-$((off + MIB - 1))" -o "$T/deep.got" -w '%{http_code}' "$O$(content_url "$T/src/deep.cab")")
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a deep range of a cold file: 206" test "$code" = 206
+check "a deep range: exactly its bytes" cmp -s "$T/deep.got" <(tail -c +$((off + 1)) "$T/src/deep.cab" | head -c $MIB)
+# The whole 40 MiB takes 20 s at 2 MiB/s; the range needs two blocks.
+check "a deep range is answered well before the fill is done (${ms} ms; the whole fill takes 20 s)" test "$ms" -lt 5000
+echo "range first: ${ms} ms for 1 MiB at offset 30 MiB of a cold 40 MiB file behind 2 MiB/s" >&2
+kill "$slow_PID" 2>/dev/null || true
+
+[ "$FAIL" -eq 0 ] || { echo "--- od's stderr:" >&2; tail -n 30 "$T/od/err" >&2; }
+finish
