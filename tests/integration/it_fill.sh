@@ -40,12 +40,13 @@ root_gets() { grep -c "GET $(content_url "$1") HTTP/1.1\" 20[06]" "$T/root/acces
 blocks_of() { echo $(((($(stat -c %s "$1") + MIB - 1)) / MIB)); }
 # metric TLSPORT NAME: one value of the od node's /metrics.
 metric() { curl -sS -m 5 --cacert "$T/od/pki/ca.pem" --resolve "od.fill.test:$1:127.0.0.1" -H 'Authorization: Bearer adm-tok' "https://od.fill.test:$1/APIRemoting30/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
-# start_relay NAME ARGS...: a relay to the root's plain port; sets RL (its port).
+# start_relay NAME ARGS...: a relay to the root's plain port (on port $LISTEN if set);
+# sets RL (its port) and NAME_PID.
 start_relay() {
     local name=$1
     shift
     rm -f "$T/$name.ports"
-    python3 "$RELAY" --map "0:$RPP" --port-file "$T/$name.ports" --seconds 600 "$@" &
+    python3 "$RELAY" --map "${LISTEN:-0}:$RPP" --port-file "$T/$name.ports" --seconds 600 "$@" &
     cleanup_hooks+=("kill $! 2>/dev/null")
     eval "${name}_PID=$!"
     for _ in $(seq 200); do [ -s "$T/$name.ports" ] && break; sleep 0.05; done
@@ -60,7 +61,7 @@ od_node() {
     run_rc 0 "$2: an on-demand sync" "$UC" sync --once --config "$1/uc.conf"
 }
 wait_clients() { for j in "$@"; do wait "$j" 2>/dev/null || true; done; }
-get() { curl -sS -m "${3:-60}" -o "$2" -w '%{http_code}' "$1"; }
+get() { curl -sS -m "${3:-60}" -o "$2" -w '%{http_code}' "$1" || true; }
 
 tls_node "$T/root" root.fill.test "ds1:sec-one"
 run_rc 0 "the root publishes" "$UC" add --config "$T/root/uc.conf" --key "$T/pub" --title fill "$T"/src/*.cab
@@ -68,7 +69,7 @@ start_tls_daemon "$UCD" "$T/root/uc.conf" "$T/root/ports" "$T/root/err" || { bad
 RP=$P RPP=$PP ROOT_PID=$DPID
 
 start_relay plain
-od_node "$T/od" od.fill.test "$RL"
+od_node "$T/od" od.fill.test "$RL" "leaf:sec-leaf"
 start_tls_daemon "$UCD" "$T/od/uc.conf" "$T/od/ports" "$T/od/err" || { bad "od did not start"; finish; }
 OPP=$PP OP=$P OD_PID=$DPID
 O="http://127.0.0.1:$OPP"
@@ -130,5 +131,108 @@ check "a deep range is answered well before the fill is done (${ms} ms; the whol
 echo "range first: ${ms} ms for 1 MiB at offset 30 MiB of a cold 40 MiB file behind 2 MiB/s" >&2
 kill "$slow_PID" 2>/dev/null || true
 
-[ "$FAIL" -eq 0 ] || { echo "--- od's stderr:" >&2; tail -n 30 "$T/od/err" >&2; }
+# restart_od CONTENT_PORT: the od daemon again (after a kill), fetching through that port.
+restart_od() {
+    kill "$OD_PID" 2>/dev/null || true
+    wait "$OD_PID" 2>/dev/null || true
+    sed -i "s#^content_url = .*#content_url = http://127.0.0.1:$1/#" "$T/od/uc.conf"
+    start_tls_daemon "$UCD" "$T/od/uc.conf" "$T/od/ports" "$T/od/err.$1" || { bad "od did not restart"; finish; }
+    OD_ERR=$T/od/err.$1
+    OPP=$PP OP=$P OD_PID=$DPID O="http://127.0.0.1:$PP"
+}
+# prefix_ok GOT FILE: GOT holds the first bytes of FILE, or nothing.
+prefix_ok() { cmp -s -n "$(stat -c %s "$1")" "$1" "$2"; }
+
+# --- Tamper: one bit flipped once between the root and the downstream.
+start_relay flip --flip-once 300000
+restart_od "$RL"
+pids=()
+for i in 1 2 3; do
+    curl -sS -m 60 -o "$T/flip.$i" "$O$(content_url "$T/src/flip.cab")" &
+    pids+=($!)
+done
+wait_clients "${pids[@]}"
+all=0
+for i in 1 2 3; do cmp -s "$T/flip.$i" "$T/src/flip.cab" && all=$((all + 1)); done
+check "tamper: every client got the published bytes ($all of 3)" test "$all" = 3
+check "tamper: the bad block is logged with both digests" grep -Eq "fill Content/.*$(sha1_of "$T/src/flip.cab").*: block [0-9]+ .*SHA-256 [0-9a-f]{64}, the signed block list says [0-9a-f]{64}; fetching it again" "$T/od/err.$RL"
+check "tamper: the failure is counted" test "$(metric "$OP" updcache_fill_block_verification_failures_total)" = 1
+sleep 1.2
+check "tamper: the block was fetched again (blocks + 1 from the root)" test "$(root_gets "$T/src/flip.cab")" = $(($(blocks_of "$T/src/flip.cab") + 1))
+check "tamper: published right" has "$("$UC" ls --files --config "$T/od/uc.conf")" "present	$(sha1_of "$T/src/flip.cab")"
+kill "$flip_PID" 2>/dev/null || true
+
+# --- The upstream's plain port dies mid-fill, then comes back on the same port.
+start_relay dying --rate $((4 * MIB))
+DRL=$RL
+restart_od "$DRL"
+curl -sS -m 60 -o "$T/dies.got" -w '%{http_code}' "$O$(content_url "$T/src/dies.cab")" >"$T/dies.code" 2>/dev/null &
+cpid=$!
+sleep 2
+kill "$dying_PID"
+wait "$cpid" 2>/dev/null || true
+check "upstream death: the client got no wrong byte" prefix_ok "$T/dies.got" "$T/src/dies.cab"
+check "upstream death: and not the whole file" test "$(stat -c %s "$T/dies.got")" -lt "$(stat -c %s "$T/src/dies.cab")"
+sleep 3 # the fill gives up after its retries
+code=$(get "$O$(content_url "$T/src/dies.cab")" "$T/dies.5xx" 10)
+# Its first blocks are verified, so the answer may start and then be cut.
+cut_right() { prefix_ok "$T/dies.5xx" "$T/src/dies.cab" && test "$(stat -c %s "$T/dies.5xx")" -lt "$(stat -c %s "$T/src/dies.cab")"; }
+check "upstream down: a new GET gets a 5xx or a cut answer of right bytes ($code)" bash -c "test '${code:0:1}' = 5 || { $(declare -f prefix_ok cut_right); T='$T' cut_right; }"
+LISTEN=$DRL start_relay back
+check "the upstream is back on the same port" test "$RL" = "$DRL"
+sleep 1.2
+n0=$(root_gets "$T/src/dies.cab")
+check "upstream back: the GET completes" test "$(get "$O$(content_url "$T/src/dies.cab")" "$T/dies.got2")" = 200
+check "upstream back: the file's bytes" cmp -s "$T/dies.got2" "$T/src/dies.cab"
+kept=$(sed -n "s/.*$(sha1_of "$T/src/dies.cab").*resuming with \([0-9]*\) of.*/\1/p" "$T/od/err.$DRL" | tail -1)
+sleep 1.2
+check "upstream back: the fill resumed with verified blocks (${kept:-none})" test "${kept:-0}" -gt 0
+check "upstream back: only the missing blocks were fetched" test "$(($(root_gets "$T/src/dies.cab") - n0))" = $(($(blocks_of "$T/src/dies.cab") - ${kept:-0}))
+kill "$back_PID" 2>/dev/null || true
+
+# --- SIGKILL of the downstream mid-fill.
+start_relay killing --rate $((6 * MIB))
+KRL=$RL
+for trial in 1 2 3; do
+    restart_od "$KRL"
+    curl -sS -m 60 -o "$T/kill.$trial" "$O$(content_url "$T/src/kill.cab")" 2>/dev/null &
+    cpid=$!
+    sleep "1.$((RANDOM % 9))"
+    kill -9 "$OD_PID"
+    wait "$OD_PID" 2>/dev/null || true
+    wait "$cpid" 2>/dev/null || true
+    check "SIGKILL $trial: the client got no wrong byte" prefix_ok "$T/kill.$trial" "$T/src/kill.cab"
+    run_rc 0 "SIGKILL $trial: verify is clean" "$UC" verify --config "$T/od/uc.conf"
+done
+sleep 1.2
+n0=$(root_gets "$T/src/kill.cab")
+restart_od "$KRL"
+check "after SIGKILLs: the GET completes" test "$(get "$O$(content_url "$T/src/kill.cab")" "$T/kill.got" 90)" = 200
+check "after SIGKILLs: the file's bytes" cmp -s "$T/kill.got" "$T/src/kill.cab"
+kept=$(sed -n "s/.*$(sha1_of "$T/src/kill.cab").*resuming with \([0-9]*\) of.*/\1/p" "$T/od/err.$KRL" | tail -1)
+sleep 1.2
+check "after SIGKILLs: the fill resumed with verified blocks (${kept:-none})" test "${kept:-0}" -gt 0
+check "after SIGKILLs: only the missing blocks were fetched" test "$(($(root_gets "$T/src/kill.cab") - n0))" = $(($(blocks_of "$T/src/kill.cab") - ${kept:-0}))
+run_rc 0 "after SIGKILLs: verify is clean" "$UC" verify --config "$T/od/uc.conf"
+kill "$killing_PID" 2>/dev/null || true
+
+# --- A chain: root -> mid (the od node, now fetching directly) -> branch, both on-demand.
+restart_od "$RPP"
+MP=$OP
+tls_node "$T/br" br.fill.test ""
+sed -i 's/^\[auth\]$/[auth]\nadmin_token = adm-tok/' "$T/br/uc.conf"
+sync_from "$T/br" od.fill.test "$MP" "$T/od/pki/ca.pem" leaf sec-leaf "$T/pub.pub"
+echo "fill = on-demand" >>"$T/br/uc.conf"
+run_rc 0 "branch: an on-demand sync from the mid level" "$UC" sync --once --config "$T/br/uc.conf"
+start_tls_daemon "$UCD" "$T/br/uc.conf" "$T/br/ports" "$T/br/err" || { bad "branch did not start"; finish; }
+B="http://127.0.0.1:$PP"
+check "chain: a GET at the branch" test "$(get "$B$(content_url "$T/src/chain.cab")" "$T/chain.got")" = 200
+check "chain: the file's bytes" cmp -s "$T/chain.got" "$T/src/chain.cab"
+check "chain: the mid level filled it too" has "$("$UC" ls --files --config "$T/od/uc.conf")" "present	$(sha1_of "$T/src/chain.cab")"
+check "chain: the branch has it" has "$("$UC" ls --files --config "$T/br/uc.conf")" "present	$(sha1_of "$T/src/chain.cab")"
+run_rc 0 "chain: verify at the branch (signatures and digests)" "$UC" verify --config "$T/br/uc.conf"
+sleep 1.2
+check "chain: the root served each block once" test "$(root_gets "$T/src/chain.cab")" = "$(blocks_of "$T/src/chain.cab")"
+
+[ "$FAIL" -eq 0 ] || { echo "--- od's stderr:" >&2; tail -n 30 "${OD_ERR:-$T/od/err}" >&2; }
 finish
