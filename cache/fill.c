@@ -62,7 +62,7 @@ struct uc_fill {
     _Atomic int refs;
     _Atomic int outcome; /* 0 running, 1 complete (published), -1 failed */
     int fail_status;
-    char fail_why[256];
+    char fail_why[1536]; /* the log line, then what clients are told */
     uint64_t want[WANT_MAX]; /* under fs->mu */
     unsigned nwant;
     struct uc_fill *next;
@@ -238,6 +238,12 @@ static void fail(struct uc_fill *f, int status, const char *fmt, ...)
     f->fail_status = status;
     fprintf(stderr, "updcached: fill Content/%s: %s; the fill stops (verified blocks are kept)\n",
             f->name, f->fail_why);
+    /* Clients get what it means for them; the log line above has the digests and URLs. */
+    snprintf(f->fail_why, sizeof(f->fail_why), "%s",
+             status == 502   ? "the upstream did not deliver bytes matching the signed digests; "
+                               "try again later (the server log names the blocks)"
+             : status == 507 ? "no room in the store for this file"
+                             : "the fill could not store the file here (see the server log)");
     if (f->fd >= 0)
         flock(f->fd, LOCK_UN); /* the next fill of this file resumes from the part file */
     atomic_store_explicit(&f->outcome, -1, memory_order_release);

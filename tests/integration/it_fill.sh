@@ -17,9 +17,14 @@
 #   - SIGKILL of the downstream mid-fill, 3 times: verify is clean after each, and the
 #     restarted daemon completes the fill, fetching only the blocks it did not have;
 #   - a chain root -> mid -> branch, both on-demand: a GET at the branch fills both.
-# Usage: it_fill.sh UPDCACHE UPDCACHED
+#   - a file without a block list (emptied in the downstream's index, as for a record
+#     signed before block digests): fetched whole and checked before its first byte; with
+#     a bit flipped, the client gets a 502 and no byte, the copy is quarantined, and the
+#     next GET fills it right.
+# Usage: it_fill.sh UPDCACHE UPDCACHED BLOCKS_PUT
 . "$(dirname "$0")/lib.sh"
-UCD=${2:?usage: $0 updcache updcached}
+UCD=${2:?usage: $0 updcache updcached blocks_put}
+BPUT=${3:?usage: $0 updcache updcached blocks_put}
 set -e
 MIB=$((1024 * 1024))
 RELAY="$(dirname "$0")/../fixtures/relay.py"
@@ -33,6 +38,8 @@ make_file "$T/src/dies.cab" $((20 * MIB))
 make_file "$T/src/kill.cab" $((30 * MIB))
 make_file "$T/src/chain.cab" $((9 * MIB + 1))
 make_file "$T/src/small.cab" 70000
+make_file "$T/src/whole.cab" $((5 * MIB + 99))
+make_file "$T/src/wbad.cab" $((3 * MIB))
 
 sha1_of() { local s; s=$(sha1sum <"$1" | cut -c1-40); echo "${s^^}"; }
 # root_gets FILE: 206/200 GETs of FILE in the root's access log (flushed about once a second).
@@ -233,6 +240,21 @@ check "chain: the branch has it" has "$("$UC" ls --files --config "$T/br/uc.conf
 run_rc 0 "chain: verify at the branch (signatures and digests)" "$UC" verify --config "$T/br/uc.conf"
 sleep 1.2
 check "chain: the root served each block once" test "$(root_gets "$T/src/chain.cab")" = "$(blocks_of "$T/src/chain.cab")"
+
+# --- Files without block lists: verified whole before the first byte.
+start_relay wflip --flip-once 500000
+kill "$OD_PID" 2>/dev/null || true
+wait "$OD_PID" 2>/dev/null || true
+for f in whole wbad; do run_rc 0 "$f: its block list is emptied" "$BPUT" "$T/od/store" "$(sha1_of "$T/src/$f.cab")" ""; done
+restart_od "$RL"
+check "no list, a bit flipped: 502 before any byte" test "$(get "$O$(content_url "$T/src/wbad.cab")" "$T/wbad.got")" = 502
+check "no list, a bit flipped: the client got no byte of it, only the error" has "$(cat "$T/wbad.got")" "^502 Bad Gateway: .*the upstream did not deliver bytes matching the signed digests"
+check "no list, a bit flipped: the copy is quarantined with both digests" grep -Eq "fill Content/.*$(sha1_of "$T/src/wbad.cab").*SHA-256 [0-9a-f]{64}; the signed record says .*quarantined" "$OD_ERR"
+check "no list: the next GET fills it right" test "$(get "$O$(content_url "$T/src/wbad.cab")" "$T/wbad.got2")" = 200
+check "no list: its bytes" cmp -s "$T/wbad.got2" "$T/src/wbad.cab"
+check "no list, clean: 200" test "$(get "$O$(content_url "$T/src/whole.cab")" "$T/whole.got")" = 200
+check "no list, clean: its bytes" cmp -s "$T/whole.got" "$T/src/whole.cab"
+kill "$wflip_PID" 2>/dev/null || true
 
 [ "$FAIL" -eq 0 ] || { echo "--- od's stderr:" >&2; tail -n 30 "${OD_ERR:-$T/od/err}" >&2; }
 finish
