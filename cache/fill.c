@@ -62,7 +62,7 @@ struct uc_fill {
     _Atomic int refs;
     _Atomic int outcome; /* 0 running, 1 complete (published), -1 failed */
     int fail_status;
-    char fail_why[1536]; /* the log line, then what clients are told */
+    char fail_why[1536];     /* the log line, then what clients are told */
     uint64_t want[WANT_MAX]; /* under fs->mu */
     unsigned nwant;
     struct uc_fill *next;
