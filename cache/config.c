@@ -284,6 +284,30 @@ static const struct {
     {"max_body_bytes", UC_MAX_BODY_LIMIT, "64M", "a body is buffered whole in memory"},
 };
 
+/* Durations the daemon turns into deadlines: 0 would close every connection at once,
+ * and seconds beyond these would overflow a nanosecond clock or outlive any use. */
+static const struct {
+    const char *key;
+    uint64_t min, max;
+    const char *range;
+} duration_caps[] = {
+    {"header_timeout", 1, 3600, "1s to 1h"},
+    {"keepalive_timeout", 1, 86400, "1s to 1d"},
+    {"interval", 1, 30 * 86400, "1s to 30d"},
+    {"cookie_ttl", 1, 30 * 86400, "1s to 30d"},
+    {"reports_keep", 1, 3650 * 86400ULL, "1s to 3650d"},
+};
+
+static void check_duration(struct load_ctx *c, const struct key_def *k, const char *value)
+{
+    uint64_t v = *(uint64_t *)((char *)c->cfg + k->off);
+    for (size_t i = 0; i < UC_ARRAY_LEN(duration_caps); i++)
+        if (!strcmp(k->key, duration_caps[i].key) &&
+            (v < duration_caps[i].min || v > duration_caps[i].max))
+            add_err(c, "%s:%d: [%s] %s: %s is out of range: give %s", c->file, c->line, k->section,
+                    k->key, value, duration_caps[i].range);
+}
+
 static void check_cap(struct load_ctx *c, const struct key_def *k, const char *value)
 {
     for (size_t i = 0; i < UC_ARRAY_LEN(size_caps); i++)
@@ -296,6 +320,13 @@ static void check_cap(struct load_ctx *c, const struct key_def *k, const char *v
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct load_ctx *c = user;
+    if (!*section) {
+        add_err(c,
+                "%s:%d: %s: a key before the first [section]; put it under the section it "
+                "belongs to (e.g. [server])",
+                c->file, c->line, name);
+        return 1;
+    }
     if (!section_known(section))
         return 1; /* already reported by the reader */
     for (size_t i = 0; i < UC_ARRAY_LEN(keys); i++) {
@@ -317,6 +348,8 @@ static int handler(void *user, const char *section, const char *name, const char
             add_err(c, "%s:%d: [%s] %s: %s", c->file, c->line, section, name, strerror(-rc));
         else if (k->kind == K_SIZE)
             check_cap(c, k, value);
+        else if (k->kind == K_DURATION)
+            check_duration(c, k, value);
         return 1;
     }
     add_err(c, "%s:%d: [%s] %s: unknown key", c->file, c->line, section, name);

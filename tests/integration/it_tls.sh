@@ -118,6 +118,11 @@ check "page 2: the third, no more" test "$(jq -c '[(.updates|length), .more]' "$
 check "envelopes are DSSE" test "$(jq -r '.updates[0].payloadType' "$T/p1")" = "application/vnd.updcache.update+json"
 titles=$(jq -r '.updates[].payload' "$T/p1" "$T/p2" | while read -r p; do base64 -d <<<"$p" | jq -r .title; done | tr '\n' ' ')
 check "all three updates in change order ($titles)" test "$titles" = "one two three "
+# Issue 17: UINT64_MAX wrapped to 0 (the first page again); above INT64_MAX the anchor
+# cannot go back out as a JSON integer.
+check "since=2^64-1 refused" test "$(code -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?since=18446744073709551615")" = 400
+check "since=2^63 refused" test "$(code -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?since=9223372036854775808")" = 400
+check "since=2^63-1 is an empty page" test "$(tcurl -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?since=9223372036854775807" | jq -c '[(.updates|length), .more]')" = "[0,false]"
 check "limit above 5000 refused" test "$(code -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/updates?limit=5001")" = 400
 tcurl -H "Authorization: Bearer $CK" "$S/ServerSyncWebService/config" >"$T/cfg"
 check "config names the ports and content URL" test "$(jq -c '[.name,.https_port,.http_port,.content_url]' "$T/cfg")" = "[\"$NAME\",$P,$PP,\"http://$NAME:$PP/\"]"

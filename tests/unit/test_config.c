@@ -123,6 +123,14 @@ static void test_config_errors_name_file_line_key(void **state)
         {"[server]\nmax_body_bytes = 5G\n",
          ":2: [server] max_body_bytes: 5G is too large: at most 64M"},
         {"[server]\nmax_body_bytes = 65537K\n", ":2: [server] max_body_bytes: 65537K is too"},
+        /* issue 17: ignored before; 0 closed every TLS connection, 1000000d overflowed */
+        {"https_port = 99999\n[server]\n", ":1: https_port: a key before the first [section]"},
+        {"[server]\nheader_timeout = 0\n", ":2: [server] header_timeout: 0 is out of range"},
+        {"[server]\nheader_timeout = 1000000d\n", ":2: [server] header_timeout: 1000000d is"},
+        {"[server]\nkeepalive_timeout = 0s\n", ":2: [server] keepalive_timeout: 0s is out of"},
+        {"[auth]\ncookie_ttl = 99999999999d\n", ":2: [auth] cookie_ttl: 99999999999d is out"},
+        {"[upstream]\ninterval = 0\n", ":2: [upstream] interval: 0 is out of range"},
+        {"[store]\nreports_keep = 0\n", ":2: [store] reports_keep: 0 is out of range"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct uc_config cfg;
