@@ -4,7 +4,9 @@
  * client cannot forge log lines or break a parser of the log.
  */
 #include "accesslog.h"
+
 #include "fsutil.h"
+#include "strparse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,38 +58,6 @@ int uc_accesslog_open(struct uc_accesslog *log, const char *dest)
 #define REQUEST_LINE_MAX 2048
 #define REFERER_MAX 768
 #define USER_AGENT_MAX 768
-#define CUT_MARK "..."
-
-/* s[0..n) escaped into out, at most max bytes (a cut ends in CUT_MARK); its length. */
-static size_t put_escaped(char *out, const char *s, size_t n, size_t max)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const size_t mark = sizeof(CUT_MARK) - 1;
-    size_t len = 0, cut = 0;
-    bool cut_found = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-        size_t w = plain ? 1 : 4;
-        if (!cut_found && len + w + mark > max) {
-            cut = len; /* the last place the mark still fits, should the rest not */
-            cut_found = true;
-        }
-        if (len + w > max) {
-            memcpy(out + cut, CUT_MARK, mark);
-            return cut + mark;
-        }
-        if (plain) {
-            out[len++] = (char)c;
-        } else {
-            out[len++] = '\\';
-            out[len++] = 'x';
-            out[len++] = hex[c >> 4];
-            out[len++] = hex[c & 15];
-        }
-    }
-    return len;
-}
 
 /* A field between quotes, "-" when absent. */
 static size_t put_quoted(char *out, const char *v, size_t n, size_t max)
@@ -95,7 +65,7 @@ static size_t put_quoted(char *out, const char *v, size_t n, size_t max)
     size_t len = 0;
     out[len++] = '"';
     if (v) {
-        len += put_escaped(out + len, v, n, max);
+        len += uc_escape(out + len, v, n, max);
     } else {
         out[len++] = '-';
     }

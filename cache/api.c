@@ -61,10 +61,24 @@ static bool eq_ci(const char *a, const char *b)
 }
 
 /* Constant-time comparison of two strings (their lengths are not secret). */
+/* Equal secrets, in time that depends on neither's length nor content: digests of both
+ * sides, compared in constant time (a length check first would leak the length). */
 static bool secret_eq(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+    uint8_t da[UC_SHA256_LEN], db[UC_SHA256_LEN];
+    unsigned la = 0, lb = 0;
+    bool ok = EVP_Digest(a, strlen(a), da, &la, EVP_sha256(), NULL) == 1 &&
+              EVP_Digest(b, strlen(b), db, &lb, EVP_sha256(), NULL) == 1;
+    return ok && CRYPTO_memcmp(da, db, sizeof(da)) == 0;
+}
+
+/* A name a client chose, fit for a log line: escaped (no forged lines), at most 64 bytes. */
+#define LOGNAME_CAP (4 * 64 + 4)
+static const char *log_name(const char *s, char out[LOGNAME_CAP])
+{
+    size_t n = strlen(s);
+    out[uc_escape(out, s, n < 64 ? n : 64, LOGNAME_CAP - 1)] = 0;
+    return out;
 }
 
 static const char *bearer(const struct uc_api_req *q)
@@ -161,10 +175,11 @@ static void dss_token(struct uc_daemon *d, const struct uc_settings *s, const st
         ok |= secret_eq((const char *)raw, s->cfg.downstreams.v[i]);
     *colon = 0;
     if (!ok) {
+        char esc[LOGNAME_CAP];
         fprintf(stderr,
-                "updcached: tls: %s: DSSAuthWebService refused downstream id '%.64s': "
+                "updcached: tls: %s: DSSAuthWebService refused downstream id '%s': "
                 "wrong credentials\n",
-                q->peer, (const char *)raw);
+                q->peer, log_name((const char *)raw, esc));
         unauthorized(d, r, "Basic", "wrong downstream id or secret");
         return;
     }
@@ -188,10 +203,11 @@ static void simple_token(struct uc_daemon *d, const struct uc_settings *s,
     const char *want = s->cfg.client_secret;
     if (want && *want &&
         !secret_eq(json_string_value(jsecret) ? json_string_value(jsecret) : "", want)) {
+        char esc[LOGNAME_CAP];
         fprintf(stderr,
-                "updcached: tls: %s: SimpleAuthWebService refused client '%.64s': "
+                "updcached: tls: %s: SimpleAuthWebService refused client '%s': "
                 "wrong secret\n",
-                q->peer, client);
+                q->peer, log_name(client, esc));
         json_decref(j);
         unauthorized(d, r, "Bearer", "wrong client secret");
         return;
@@ -486,10 +502,12 @@ static void in_root(struct uc_daemon *d, const struct uc_settings *s, const stru
             method_not_allowed(r, "POST");
             return;
         }
-        {
-            root == UC_ROOT_DSSAUTH ? dss_token(d, s, q, r) : simple_token(d, s, q, r);
+        if (q->body_too_large) { /* SPEC §8: the limit covers tokens too */
+            error(r, 413, "too_large", "the body is larger than [server] max_body_bytes");
             return;
         }
+        root == UC_ROOT_DSSAUTH ? dss_token(d, s, q, r) : simple_token(d, s, q, r);
+        return;
     case UC_ROOT_SERVERSYNC:
         if (!get) {
             method_not_allowed(r, "GET, HEAD");

@@ -164,3 +164,33 @@ const char *uc_fmt_bytes(uint64_t n, char *buf, size_t len)
         snprintf(buf, len, "%.1f %s", v, units[u]);
     return buf;
 }
+
+size_t uc_escape(char *out, const char *s, size_t n, size_t max)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const size_t mark = 3; /* strlen("...") */
+    size_t len = 0, cut = 0;
+    bool cut_found = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+        size_t w = plain ? 1 : 4;
+        if (!cut_found && len + w + mark > max) {
+            cut = len; /* the last place the mark still fits, should the rest not */
+            cut_found = true;
+        }
+        if (len + w > max) {
+            memcpy(out + cut, "...", mark);
+            return cut + mark;
+        }
+        if (plain) {
+            out[len++] = (char)c;
+        } else {
+            out[len++] = '\\';
+            out[len++] = 'x';
+            out[len++] = hex[c >> 4];
+            out[len++] = hex[c & 15];
+        }
+    }
+    return len;
+}

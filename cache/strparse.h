@@ -27,6 +27,12 @@ void uc_hex_encode(const uint8_t *in, size_t n, char *out, bool upper);
 int uc_hex_decode(const char *in, size_t hexlen, uint8_t *out, size_t n);
 
 /* Human-readable byte count ("1.5 GiB") into buf. Returns buf. */
+/*
+ * s[0..n) for a log line: quotes, backslashes, control and non-ASCII bytes as \xHH, so
+ * that what a client sent cannot forge a line or a field. At most max bytes (a cut
+ * ends in "..."); returns the length written (no NUL).
+ */
+size_t uc_escape(char *out, const char *s, size_t n, size_t max);
 const char *uc_fmt_bytes(uint64_t n, char *buf, size_t len);
 
 #endif

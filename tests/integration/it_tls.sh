@@ -100,6 +100,11 @@ check "client cookie on ServerSyncWebService: 403" test "$(code -H "Authorizatio
 check "dss cookie on ClientWebService: 403" test "$(code -H "Authorization: Bearer $CK" "$S/ClientWebService/updates")" = 403
 check "wrong Basic credentials: 401" test "$(code -u ds1:wrong -X POST "$S/DSSAuthWebService/token")" = 401
 check "wrong credentials logged" grep -q "DSSAuthWebService refused downstream id 'ds1': wrong credentials" "$T/daemon.err"
+# Issue 17: a newline in the id was written raw (a forged log line).
+code -H "Authorization: Basic $(printf 'ds1\nFORGED LINE:x' | base64 -w0)" -X POST "$S/DSSAuthWebService/token" >/dev/null
+sleep 0.2
+check "an id with a newline is logged escaped" grep -qF "refused downstream id 'ds1\x0AFORGED LINE'" "$T/daemon.err"
+check "and forges no line" bash -c "! grep -q '^FORGED LINE' '$T/daemon.err'"
 check "second downstream gets a cookie" test -n "$(dss ds2:secret-two)"
 check "token needs POST: 405" test "$(code "$S/DSSAuthWebService/token")" = 405
 check "SimpleAuth without a client name: 400" test "$(code -d '{}' "$S/SimpleAuthWebService/token")" = 400
@@ -179,6 +184,9 @@ check "reports --limit" test "$("$UC" reports --config "$C" --limit 1 | wc -l)" 
 # --- Bad input on the TLS port; the listener keeps serving after each.
 big=$(head -c 6000 /dev/zero | tr '\0' a)
 check "oversized report: 413" test "$(code -d "{\"client\":\"$big\"}" "$S/ReportingWebService/events")" = 413
+big20=$(head -c 20000 /dev/zero | tr '\0' a)
+check "oversized token request (20 KB, limit 4K): 413, no cookie" test "$(code -H 'Content-Type: application/json' -d "{\"client\":\"c1\",\"pad\":\"$big20\"}" "$S/SimpleAuthWebService/token")" = 413
+check "oversized DSS token request: 413" test "$(code -u ds1:secret-one -d "$big20" "$S/DSSAuthWebService/token")" = 413
 check "oversized report on the plain port: 413" test "$(pcode -d "{\"client\":\"$big\"}" "$H/ReportingWebService/events")" = 413
 check "invalid JSON: 400" test "$(code -d '{"client": "x", ' "$S/Inventory/report")" = 400
 check "invalid JSON names the problem" grep -q "not valid JSON" "$T/body"
