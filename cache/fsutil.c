@@ -113,6 +113,41 @@ int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
     return uc_fsync_path(dirname(dir));
 }
 
+int uc_rewrite_file(const char *path, const void *data, size_t len, char **real)
+{
+    char target[PATH_MAX], tmp[PATH_MAX + 32];
+    struct stat sb;
+    if (!realpath(path, target) || stat(target, &sb))
+        return -errno;
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", target, (int)getpid());
+    /* Created owner-only: the bytes may be secrets; the old mode is set once it is ours. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = uc_write_all(fd, data, len);
+    if (!rc && (sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
+        fchown(fd, sb.st_uid, sb.st_gid))
+        rc = -errno;
+    if (!rc && fchmod(fd, sb.st_mode & 07777))
+        rc = -errno;
+    if (!rc && fsync(fd))
+        rc = -errno;
+    if (close(fd) && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, target))
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", target);
+    rc = uc_fsync_path(dirname(dir));
+    if (!rc && real && !(*real = strdup(target)))
+        rc = -ENOMEM;
+    return rc;
+}
+
 int uc_read_file(const char *path, size_t max, char **out, size_t *out_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -30,6 +30,13 @@ int uc_write_file(const char *path, const void *data, size_t len, mode_t mode, i
  */
 int uc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /*
+ * Replace an existing file's bytes the same way, as an editor that keeps what the
+ * operator set would: a symlink is followed (its target is replaced, the link stays),
+ * and the new file keeps the old one's mode, owner and group. *real, when non-NULL,
+ * gets the path written (malloc'd). Returns 0 or -errno.
+ */
+int uc_rewrite_file(const char *path, const void *data, size_t len, char **real);
+/*
  * openat() of a path below dirfd that follows no symbolic link in any of its parts and
  * cannot leave dirfd (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): how store files
  * are opened, so a link planted in the store never redirects a read or a write.

@@ -106,7 +106,11 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, int days)
         !X509_gmtime_adj(X509_getm_notBefore(c), -300) ||
         !X509_gmtime_adj(X509_getm_notAfter(c), (long)days * 86400) || !X509_set_pubkey(c, key) ||
         !X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)"updcache", -1,
-                                    -1, 0) ||
+                                    -1, 0))
+        goto fail;
+    /* X.509 caps a CN at 64 characters; a longer name lives in the SAN alone, which is
+     * what clients match anyway (RFC 6125). */
+    if (strlen(cn) <= 64 &&
         !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0))
         goto fail;
     BN_free(bn);

@@ -201,7 +201,7 @@ int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv)
     if (!rc && !(out = edit(text, name, (int)port, cert, key)))
         rc = -ENOMEM;
     if (!rc)
-        rc = uc_write_file(tmp, out, strlen(out), 0644, O_TRUNC);
+        rc = uc_write_file(tmp, out, strlen(out), 0600, O_TRUNC); /* secrets inside */
     struct uc_config check;
     struct uc_errbuf ceb = {{0}};
     if (!rc && uc_config_load(tmp, &check, &ceb)) {
@@ -209,7 +209,7 @@ int cmd_configure_ssl(struct uc_cli *cli, int argc, char **argv)
         rc = UC_ECONFIG;
     } else if (!rc) {
         uc_config_free(&check);
-        rc = uc_write_file_atomic(cfg->path, out, strlen(out), 0644);
+        rc = uc_rewrite_file(cfg->path, out, strlen(out), NULL); /* mode, owner, symlink kept */
     }
     unlink(tmp);
     free(text);

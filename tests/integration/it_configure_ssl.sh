@@ -124,4 +124,28 @@ wait $DPID 2>/dev/null || true
 run_rc 0 "configure-ssl with no daemon running" "$UC" configure-ssl "$NAME" --cert "$T/b/$NAME.pem" --key "$T/b/$NAME.key" --config "$C"
 check "... says no daemon was reached (the killed one's mark is stale)" has "$ERR" "no running updcached serves $T/s/store"
 grep -A20 Sanitizer "$T/daemon.err" >&2 || true
+# --- Issue 17: the config keeps its mode, owner and symlink; BOM and CRLF files are
+# edited in place; a name longer than a CN may be goes into the SAN alone.
+mkdir -p "$T/etc"
+cp "$C" "$T/etc/real.conf"
+chmod 0640 "$T/etc/real.conf"
+chgrp nogroup "$T/etc/real.conf"
+ln -s "$T/etc/real.conf" "$T/etc/link.conf"
+run_rc 0 "configure-ssl through a symlink to a 0640 config" "$UC" configure-ssl "$NAME" --cert "$T/a/$NAME.pem" --key "$T/a/$NAME.key" --config "$T/etc/link.conf"
+check "the symlink is still a symlink" test -L "$T/etc/link.conf"
+check "its target was edited" grep -q "^cert = $T/a/$NAME.pem" "$T/etc/real.conf"
+check "the mode is kept (0640, not 0644)" test "$(stat -c %a "$T/etc/real.conf")" = 640
+check "the group is kept" test "$(stat -c %G "$T/etc/real.conf")" = nogroup
+check "no temporary file is left" test "$(find "$T/etc" -name '*.tmp.*' | wc -l)" = 0
+printf '\xEF\xBB\xBF[server]\r\nstore = %s/bom-store\r\nlisten = 127.0.0.1\r\n' "$T" >"$T/etc/bom.conf"
+run_rc 0 "configure-ssl on a config with a BOM and CRLF lines" "$UC" configure-ssl "$NAME" --cert "$T/a/$NAME.pem" --key "$T/a/$NAME.key" --config "$T/etc/bom.conf"
+check "the BOM stays" test "$(head -c 3 "$T/etc/bom.conf" | xxd -p)" = efbbbf
+check "one [server] section" test "$(grep -c 'server\]' "$T/etc/bom.conf")" = 1
+check "every line still ends in CRLF" test "$(grep -c $'\r$' "$T/etc/bom.conf")" = "$(wc -l <"$T/etc/bom.conf")"
+run_rc 0 "the edited BOM/CRLF config loads" "$UCD" --check-config --config "$T/etc/bom.conf"
+LONG=abcdefghij0123456789abcdefghij.abcdefghij0123456789abcdefghij.updcache.test
+run_rc 0 "mkcert for a ${#LONG}-character name" "$UC" mkcert "$LONG" --out "$T/long"
+check "the long name is in the SAN" bash -c "openssl x509 -in '$T/long/$LONG.pem' -noout -ext subjectAltName | grep -q 'DNS:$LONG'"
+check "and not in a CN" bash -c "! openssl x509 -in '$T/long/$LONG.pem' -noout -subject | grep -q CN"
+run_rc 0 "configure-ssl accepts it" "$UC" configure-ssl "$LONG" --cert "$T/long/$LONG.pem" --key "$T/long/$LONG.key" --config "$T/etc/bom.conf"
 finish

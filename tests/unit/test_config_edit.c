@@ -41,6 +41,16 @@ static void test_config_edit_cases(void **state)
     /* an empty section gets the key right after its header */
     expect("[tls]\n[server]\nstore = /s\n", "tls", "cert", "c",
            "[tls]\ncert = c\n[server]\nstore = /s\n");
+    /* issue 17: a byte-order mark hid the first section (a second [server] was added) */
+    expect("\xEF\xBB\xBF[server]\nstore = /s\n", "server", "name", "a.b",
+           "\xEF\xBB\xBF[server]\nstore = /s\nname = a.b\n");
+    /* CRLF files stay CRLF: replaced, added and new-section lines alike */
+    expect("[server]\r\nname = x\r\nstore = /s\r\n\r\n[auth]\r\n", "server", "name", "y",
+           "[server]\r\nname = y\r\nstore = /s\r\n\r\n[auth]\r\n");
+    expect("[server]\r\nstore = /s\r\n\r\n[auth]\r\n", "server", "https_port", "8531",
+           "[server]\r\nstore = /s\r\nhttps_port = 8531\r\n\r\n[auth]\r\n");
+    expect("[server]\r\nstore = /s\r\n", "tls", "cert", "c",
+           "[server]\r\nstore = /s\r\n[tls]\r\ncert = c\r\n");
 }
 
 static void test_config_edit_loads(void **state)
