@@ -74,6 +74,18 @@ access: hot4k-64 and distinct4k against two updcached on copies of the store (fi
 hard-linked, index by mdb_copy), one with access tracking and one with
 UPDCACHED_NO_ACCESS_TRACKING=1, alternated; rows: both figures and on/off per round.
 
+fill (on demand only): fill on miss (SPEC section 13, issue 13). A root updcached (TLS and
+plain port, files in page cache) and in front of it, in turn: updcached with fill =
+on-demand (store from `updcache sync --once`), nginx proxy_cache + proxy_cache_lock, nginx
+proxy_cache + slice 1m (as lancache), Varnish 7 (builtin VCL, streaming). Each case cold
+at the front: a) one curl, a 256 MiB file; b) 32 curls at once, the same file; c) 200
+random 1 MiB ranges (not block-aligned, fixed seed), 8 clients; d) a relay flipping one
+bit between front and root, one curl, a 16 MiB file. Every byte is checked against the
+published file (a wrong one makes the case x); rows: completion time, TTFB, bytes taken
+from the root (its access log), wrong bytes delivered under tamper, and updcache over the
+best peer per round. Targets of issue 13 in the footnote. --rounds as elsewhere; about
+2 minutes a round.
+
 soak (on demand only, updcached alone): the bits, do-ranges and express mixes at once with
 bodies checked, 5,000 idle keep-alive connections, a slowloris trickle that must be cut
 off by header_timeout, a SIGHUP every 30 s, an `updcache add` every 10 s and one

@@ -123,6 +123,9 @@ def main(argv, repo):
             s.stop()
         # A downstream store an interrupted sync run left (2 GiB); its logs stay.
         shutil.rmtree(run.wpath("sync-ds", "store"), ignore_errors=True)
+        # The fill scenario's on-demand store and nginx caches (up to 272 MiB each).
+        for d in ("fill-od/store", "nginx-lock/cache", "nginx-slice/cache"):
+            shutil.rmtree(run.wpath(*d.split("/")), ignore_errors=True)
         if rc == 0 and not run.keep_work:
             shutil.rmtree(run.work, ignore_errors=True)
         else:

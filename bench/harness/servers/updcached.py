@@ -3,7 +3,7 @@
 (updcached-soak.conf.in)."""
 import os
 
-from .. import conf
+from .. import conf, probe
 from .base import Server
 
 
@@ -65,3 +65,38 @@ class UpdcachedSoak(Updcached):
         return {"header_timeout": "%ds" % self.header_timeout_s,
                 "keepalive_timeout": "%ds" % self.keepalive_s}
 
+
+
+class UpdcachedFillRoot(UpdcachedTLS):
+    """The root of the fill scenario: UpdcachedTLS with its access log on
+    (prefix/access.log), from which the scenario counts the bytes the fronts took."""
+    template = "updcached-fill-root.conf.in"
+
+    def __init__(self, run, lab, key="updcache-root"):
+        super().__init__(run, lab, key)
+        self.access_log = os.path.join(self.prefix, "access.log")
+
+
+class UpdcachedOnDemand(Updcached):
+    """An on-demand downstream (updcached-fill-od.conf.in) of an UpdcachedFillRoot: a store
+    made by `updcache sync --once` with fill = on-demand, its plain port only, file bytes
+    from content_port (the root's plain port or a relay in front of it). Ready when its
+    port file is written and it answers (an unknown SHA-1: 404, no upstream request)."""
+    template = "updcached-fill-od.conf.in"
+
+    def __init__(self, run, lab, root_tls_port, store, key="updcache-od"):
+        super().__init__(run, key, root=store)
+        self.lab = lab
+        self.root_tls_port = root_tls_port
+        self.content_port = None
+
+    def configure(self, port):
+        path = os.path.join(self.prefix, "updcached.conf")
+        conf.render(self.run, self.template, path, port, self.prefix, self.root, lab=self.lab,
+                    up_tls_port=self.root_tls_port, content_port=self.content_port)
+        return path
+
+    def ready(self):
+        status, _ = probe.request(self.port, "/Content/67/0123456789ABCDEF0123456789ABCDEF01234567.cab",
+                                  timeout=1)
+        return status == 404
