@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PENDING_MAX 1024 /* connections waiting for their first byte */
 #define DRAIN_SECONDS 30 /* an old instance's connections get this long after a reload */
 #define MAX_OLD 8        /* old instances still draining */
 #define TICK_MS 250
@@ -46,8 +45,11 @@ struct uc_tls {
     int lfd, port;
     struct MHD_Daemon *mhd;
     struct old_mhd old[MAX_OLD];
-    struct pending pend[PENDING_MAX];
-    unsigned npend;
+    /* Connections waiting for their first byte, at most [server] max_connections: past
+     * that the oldest gives way (a silent flood cannot lock the port). */
+    struct pending *pend;
+    unsigned npend, pend_cap;
+    char listen_now[64];  /* the address the listener is bound to */
     char https_base[300]; /* for the plain-request 400 */
     /* A reload hands over here; the thread takes it at its next wake-up. */
     pthread_mutex_t mu;
@@ -245,7 +247,10 @@ static struct MHD_Daemon *mhd_new(struct uc_daemon *d, const struct uc_settings 
         0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES,
         UC_TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg.header_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        /* Its idle timeout spans a whole connection, sending included: header_timeout
+         * there cut slow downloads. The first byte is timed by the acceptor
+         * (header_timeout, SPEC §3); silence after that is keep-alive. */
+        (unsigned)s->cfg.keepalive_timeout, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg.max_connections, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         NULL, MHD_OPTION_END);
@@ -315,6 +320,21 @@ static void first_byte(struct uc_tls *t, unsigned i)
     close(p.fd);
 }
 
+static bool grow_pending(struct uc_tls *t, long max)
+{
+    unsigned cap = t->pend_cap ? t->pend_cap * 2 : 256;
+    if (cap > (unsigned long)max)
+        cap = (unsigned)max;
+    if (cap <= t->pend_cap)
+        return false;
+    struct pending *p = realloc(t->pend, cap * sizeof(*p));
+    if (!p)
+        return false;
+    t->pend = p;
+    t->pend_cap = cap;
+    return true;
+}
+
 static void accept_all(struct uc_tls *t)
 {
     for (;;) {
@@ -329,9 +349,22 @@ static void accept_all(struct uc_tls *t)
         long max = (long)s->cfg.max_connections;
         int64_t timeout_ns = (int64_t)s->cfg.header_timeout * 1000000000;
         pthread_rwlock_unlock(&t->d->live_lock);
-        if (t->npend == PENDING_MAX || atomic_load(&t->d->tls_connections) >= max) {
+        if (atomic_load(&t->d->tls_connections) >= max) {
             close(p.fd); /* refused at once, as on the plain port */
             continue;
+        }
+        if (t->npend >= (unsigned)max || (t->npend == t->pend_cap && !grow_pending(t, max))) {
+            if (!t->npend) {
+                close(p.fd);
+                continue;
+            }
+            unsigned old = 0; /* the one that has been silent longest */
+            for (unsigned j = 1; j < t->npend; j++)
+                if (t->pend[j].deadline_ns < t->pend[old].deadline_ns)
+                    old = j;
+            int ofd = t->pend[old].fd;
+            drop_pending(t, old);
+            close(ofd);
         }
         p.deadline_ns = now_ns() + timeout_ns;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)p.fd};
@@ -345,12 +378,20 @@ static void accept_all(struct uc_tls *t)
 
 static void retire(struct uc_tls *t, struct MHD_Daemon *m)
 {
-    for (unsigned i = 0; i < MAX_OLD; i++)
+    unsigned slot = 0;
+    for (unsigned i = 0; i < MAX_OLD; i++) {
         if (!t->old[i].mhd) {
-            t->old[i] = (struct old_mhd){m, now_ns() + (int64_t)DRAIN_SECONDS * 1000000000};
-            return;
+            slot = i;
+            break;
         }
-    MHD_stop_daemon(m); /* too many reloads at once: the oldest drain is cut short */
+        if (t->old[i].deadline_ns < t->old[slot].deadline_ns)
+            slot = i;
+    }
+    /* Too many reloads at once: the oldest drain is cut short, never the newest one's
+     * (its connections are the most recent). */
+    if (t->old[slot].mhd)
+        MHD_stop_daemon(t->old[slot].mhd);
+    t->old[slot] = (struct old_mhd){m, now_ns() + (int64_t)DRAIN_SECONDS * 1000000000};
 }
 
 static void reap_old(struct uc_tls *t, bool all)
@@ -466,6 +507,7 @@ int uc_tls_start(struct uc_daemon *d, const struct uc_settings *s, struct uc_tls
         return rc;
     }
     t->port = t->port_now = uc_listener_port(t->lfd);
+    snprintf(t->listen_now, sizeof(t->listen_now), "%s", s->cfg.listen);
     fcntl(t->lfd, F_SETFL, O_NONBLOCK); /* accept_all() takes until EAGAIN */
     https_base(s, t->port, t->https_base, sizeof(t->https_base));
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)t->lfd};
@@ -498,7 +540,10 @@ int uc_tls_port(struct uc_tls *t)
 int uc_tls_reload(struct uc_tls *t, const struct uc_settings *s, char *err, size_t errlen)
 {
     int cur_port = uc_tls_port(t), lfd = -1, port = cur_port;
-    if (s->cfg.https_port != cur_port) {
+    pthread_mutex_lock(&t->mu);
+    bool moved = strcmp(t->listen_now, s->cfg.listen) != 0;
+    pthread_mutex_unlock(&t->mu);
+    if (s->cfg.https_port != cur_port || moved) {
         lfd = uc_listener_new(s->cfg.listen, s->cfg.https_port, UC_LISTEN_ALONE, err, errlen);
         if (lfd < 0)
             return lfd;
@@ -520,6 +565,7 @@ int uc_tls_reload(struct uc_tls *t, const struct uc_settings *s, char *err, size
     t->next_lfd = lfd;
     t->next_port = port;
     t->port_now = port;
+    snprintf(t->listen_now, sizeof(t->listen_now), "%s", s->cfg.listen);
     https_base(s, port, t->next_base, sizeof(t->next_base));
     pthread_mutex_unlock(&t->mu);
     wake(t);
@@ -544,5 +590,6 @@ void uc_tls_stop(struct uc_tls *t)
     close(t->epfd);
     close(t->efd);
     pthread_mutex_destroy(&t->mu);
+    free(t->pend);
     free(t);
 }
