@@ -83,16 +83,29 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
+/* One of the live settings' timeouts, read under the reload lock. */
+static unsigned live_timeout(struct uc_daemon *d, bool head)
+{
+    pthread_rwlock_rdlock(&d->live_lock);
+    const struct uc_settings *s = atomic_load(&d->live);
+    unsigned v = (unsigned)(head ? s->cfg.header_timeout : s->cfg.keepalive_timeout);
+    pthread_rwlock_unlock(&d->live_lock);
+    return v;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    (void)c;
     (void)socket_context;
     struct uc_daemon *d = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&d->tls_connections, 1);
-    else
+        /* The handshake and the first head get header_timeout (SPEC §3, §6): a stalled
+         * handshake is cut like a silent connection. on_request lengthens it. */
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, live_timeout(d, true));
+    } else {
         atomic_fetch_sub(&d->tls_connections, 1);
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -133,23 +146,60 @@ static void rebuild_target(struct MHD_Connection *c, const char *url, char *out,
              limit ? limit : "");
 }
 
+/*
+ * A response body handed to libmicrohttpd piece by piece, so that /metrics counts the
+ * bytes it took to send (none for HEAD, only the part sent of a download that was cut),
+ * not the size it was promised.
+ */
+struct body_src {
+    int fd;     /* a SelfUpdate file, or -1 */
+    char *data; /* or a body in memory, owned */
+    _Atomic uint64_t *sent;
+};
+
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct body_src *b = cls;
+    ssize_t n;
+    if (b->fd >= 0) {
+        n = pread(b->fd, buf, max, (off_t)pos);
+        if (n <= 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR; /* shorter than it was: cut */
+    } else {
+        n = (ssize_t)max; /* libmicrohttpd never asks past the size given */
+        memcpy(buf, b->data + pos, max);
+    }
+    uc_metrics_add(b->sent, (uint64_t)n);
+    return n;
+}
+
+static void body_free(void *cls)
+{
+    struct body_src *b = cls;
+    if (b->fd >= 0)
+        close(b->fd);
+    free(b->data);
+    free(b);
+}
+
 static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, struct uc_api_resp *r)
 {
-    struct MHD_Response *resp;
+    struct MHD_Response *resp = NULL;
     bool file = r->fd >= 0;
-    uint64_t bytes = file ? r->size : r->len;
-    if (file) {
-        resp = MHD_create_response_from_fd64(r->size, r->fd);
-        if (resp)
-            r->fd = -1; /* the response owns it now */
-    } else {
-        /* The response takes the body over: a page of envelopes is not copied again. */
-        resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
-        if (resp)
-            r->body = NULL;
-    }
-    if (!resp)
+    struct body_src *src = malloc(sizeof(*src));
+    if (!src)
         return MHD_NO;
+    /* Takes the body over: a page of envelopes is not copied again before it is sent. */
+    *src = (struct body_src){file ? r->fd : -1, file ? NULL : r->body,
+                             &d->shards[d->nworkers]->body_bytes[UC_PORT_HTTPS]};
+    resp = MHD_create_response_from_callback(file ? r->size : r->len, 64 * 1024, body_read, src,
+                                             body_free);
+    if (!resp) {
+        free(src);
+        return MHD_NO;
+    }
+    r->fd = -1; /* the response owns them now */
+    r->body = NULL;
     MHD_add_response_header(resp, "Server", "updcache");
     MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "Cache-Control",
@@ -158,7 +208,7 @@ static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, st
         MHD_add_response_header(resp, r->hname, r->hvalue);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
-    uc_metrics_request(d->shards[d->nworkers], UC_PORT_HTTPS, r->root, r->status, bytes);
+    uc_metrics_request(d->shards[d->nworkers], UC_PORT_HTTPS, r->root, r->status, 0);
     return ok;
 }
 
@@ -173,6 +223,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(b = calloc(1, sizeof(*b))))
             return MHD_NO;
         *req_cls = b;
+        /* From here on, silence is a slow sender or keep-alive: keepalive_timeout. */
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, live_timeout(d, false));
         return MHD_YES;
     }
     pthread_rwlock_rdlock(&d->live_lock);
@@ -248,8 +300,8 @@ static struct MHD_Daemon *mhd_new(struct uc_daemon *d, const struct uc_settings 
         MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES,
         UC_TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
         /* Its idle timeout spans a whole connection, sending included: header_timeout
-         * there cut slow downloads. The first byte is timed by the acceptor
-         * (header_timeout, SPEC §3); silence after that is keep-alive. */
+         * there cut slow downloads. Until the first head it is header_timeout again, per
+         * connection (on_connection). */
         (unsigned)s->cfg.keepalive_timeout, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg.max_connections, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_NOTIFY_COMPLETED, on_completed,

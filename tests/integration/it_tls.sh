@@ -143,6 +143,17 @@ check "unknown file: 404" test "$(code -H "Authorization: Bearer $CC" "$S/Client
 check "admin without token: 401" test "$(code "$S/APIRemoting30/metrics")" = 401
 check "admin wrong token: 401" test "$(code -H 'Authorization: Bearer nope' "$S/APIRemoting30/metrics")" = 401
 tcurl -H 'Authorization: Bearer adm-token-123' "$S/APIRemoting30/metrics" >"$T/metrics"
+# Issue 17: bytes counted are bytes sent (a HEAD of a 6 MB file counted 6,000,000).
+https_bytes() { tcurl -H 'Authorization: Bearer adm-token-123' "$S/APIRemoting30/metrics" | awk '$1 == "updcache_body_bytes_sent_total{port=\"https\"}" {print $2}'; }
+head -c 3000000 /dev/urandom >"$T/s/store/SelfUpdate/big.cab"
+b0=$(https_bytes)
+tcurl -I "$S/SelfUpdate/big.cab" >/dev/null
+b1=$(https_bytes)
+# The metrics page itself is counted as it is sent: less than 64 KB between the readings.
+check "a HEAD of a 3 MB file counts no body bytes ($b0 -> $b1)" test $((b1 - b0)) -lt 65536
+tcurl -o /dev/null "$S/SelfUpdate/big.cab"
+b2=$(https_bytes)
+check "a GET of it counts its 3,000,000 bytes ($b1 -> $b2)" test $((b2 - b1 - 3000000)) -ge 0 -a $((b2 - b1 - 3000000)) -lt 65536
 cat >"$T/prom.py" <<'PY'
 import sys
 from prometheus_client.parser import text_string_to_metric_families
