@@ -60,7 +60,6 @@ static bool eq_ci(const char *a, const char *b)
     return strcasecmp(a, b) == 0;
 }
 
-/* Constant-time comparison of two strings (their lengths are not secret). */
 /* Equal secrets, in time that depends on neither's length nor content: digests of both
  * sides, compared in constant time (a length check first would leak the length). */
 static bool secret_eq(const char *a, const char *b)
@@ -593,6 +592,11 @@ void uc_api_handle(struct uc_daemon *d, const struct uc_settings *s, const struc
     struct uc_route rt;
     enum uc_route_rc rc = uc_route_eval(q->target, strlen(q->target), true, &rt);
     r->root = rt.root;
+    if (q->framing) { /* where the body ends is unclear: a smuggling attempt or a bug */
+        fprintf(stderr, "updcached: tls: %s: refused request: %s\n", q->peer, q->framing);
+        error(r, 400, "bad_request", q->framing);
+        return;
+    }
     if (rc == UC_ROUTE_BAD) {
         fprintf(stderr, "updcached: tls: %s: refused request target: %s\n", q->peer, rt.why);
         {

@@ -33,6 +33,7 @@ struct uc_api_req {
     const char *body;
     size_t body_len;
     bool body_too_large; /* the listener stopped reading at max_body_bytes */
+    const char *framing; /* why the body's framing is ambiguous (SPEC §3): answered 400 */
 };
 
 struct uc_api_resp {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -73,6 +74,7 @@ struct body {
     char *data;
     size_t len;
     bool too_large;
+    const char *framing; /* static text: why the request is refused, or NULL */
 };
 
 /* Keep the URL as received: route.c does the decoding and refuses the unsafe forms. */
@@ -182,7 +184,8 @@ static void body_free(void *cls)
     free(b);
 }
 
-static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, struct uc_api_resp *r)
+static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, struct uc_api_resp *r,
+                               bool then_close)
 {
     struct MHD_Response *resp = NULL;
     bool file = r->fd >= 0;
@@ -206,9 +209,71 @@ static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, st
                             file || r->status != 200 ? "no-store" : "no-cache");
     if (r->hname)
         MHD_add_response_header(resp, r->hname, r->hvalue);
+    if (then_close) /* the rest of the stream cannot be trusted to be a next request */
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     uc_metrics_request(d->shards[d->nworkers], UC_PORT_HTTPS, r->root, r->status, 0);
+    return ok;
+}
+
+struct framing {
+    unsigned lengths, encodings;
+    const char *first_len;
+    bool lengths_differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (!strcasecmp(key, "Content-Length")) {
+        if (f->lengths++ && strcmp(value ? value : "", f->first_len ? f->first_len : ""))
+            f->lengths_differ = true;
+        if (f->lengths == 1)
+            f->first_len = value;
+    } else if (!strcasecmp(key, "Transfer-Encoding")) {
+        f->encodings++;
+    }
+    return MHD_YES;
+}
+
+/* The plain port's rule (SPEC §3): one way to find the end of a body, or a 400. */
+static const char *framing_problem(struct MHD_Connection *c)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.lengths && f.encodings)
+        return "both Content-Length and Transfer-Encoding";
+    if (f.lengths_differ)
+        return "Content-Length given twice with different values";
+    return NULL;
+}
+
+/* The whole request is here (or refused early): answer it. */
+static enum MHD_Result answer(struct uc_daemon *d, struct MHD_Connection *c, const char *url,
+                              const char *method, const struct body *b)
+{
+    char target[UC_ROUTE_PATH_MAX + 96], peer[64];
+    rebuild_target(c, url, target, sizeof(target));
+    peer_text(c, peer, sizeof(peer));
+    struct uc_api_req q = {
+        .method = method,
+        .target = target,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+        .peer = peer,
+        .body = b->data,
+        .body_len = b->len,
+        .body_too_large = b->too_large,
+        .framing = b->framing,
+    };
+    pthread_rwlock_rdlock(&d->live_lock);
+    struct uc_api_resp r;
+    uc_api_handle(d, atomic_load(&d->live), &q, &r);
+    pthread_rwlock_unlock(&d->live_lock);
+    enum MHD_Result ok = respond(d, c, &r, b->framing != NULL);
+    uc_api_resp_free(&r);
     return ok;
 }
 
@@ -223,8 +288,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(b = calloc(1, sizeof(*b))))
             return MHD_NO;
         *req_cls = b;
+        if ((b->framing = framing_problem(c)))
+            return answer(d, c, url, method, b); /* now: the body cannot be read safely */
         /* From here on, silence is a slow sender or keep-alive: keepalive_timeout. */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, live_timeout(d, false));
+        return MHD_YES;
+    }
+    if (b->framing) { /* answered already: whatever follows is not read */
+        *upload_data_size = 0;
         return MHD_YES;
     }
     pthread_rwlock_rdlock(&d->live_lock);
@@ -248,24 +319,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_rwlock_unlock(&d->live_lock);
         return MHD_YES;
     }
-    char target[UC_ROUTE_PATH_MAX + 96], peer[64];
-    rebuild_target(c, url, target, sizeof(target));
-    peer_text(c, peer, sizeof(peer));
-    struct uc_api_req q = {
-        .method = method,
-        .target = target,
-        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
-        .peer = peer,
-        .body = b->data,
-        .body_len = b->len,
-        .body_too_large = b->too_large,
-    };
-    struct uc_api_resp r;
-    uc_api_handle(d, s, &q, &r);
     pthread_rwlock_unlock(&d->live_lock);
-    enum MHD_Result ok = respond(d, c, &r);
-    uc_api_resp_free(&r);
-    return ok;
+    return answer(d, c, url, method, b);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -199,6 +199,35 @@ big20=$(head -c 20000 /dev/zero | tr '\0' a)
 check "oversized token request (20 KB, limit 4K): 413, no cookie" test "$(code -H 'Content-Type: application/json' -d "{\"client\":\"c1\",\"pad\":\"$big20\"}" "$S/SimpleAuthWebService/token")" = 413
 check "oversized DSS token request: 413" test "$(code -u ds1:secret-one -d "$big20" "$S/DSSAuthWebService/token")" = 413
 check "oversized report on the plain port: 413" test "$(pcode -d "{\"client\":\"$big\"}" "$H/ReportingWebService/events")" = 413
+# Issue 17: ambiguous framing was accepted (202) on the TLS port; SPEC §3's rule applies.
+cat >"$T/framing.py" <<'PY'
+import socket, ssl, sys
+port, name, ca, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname=name)
+s.settimeout(10)
+body = b'{"client":"c1","events":[]}'
+head = "POST /ReportingWebService/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n" % name
+head += extra.replace("\\n", "\r\n") % {"n": len(body)}
+s.sendall(head.encode() + b"\r\n" + body)
+data = b""
+while True:
+    try:
+        b = s.recv(65536)
+    except (OSError, ssl.SSLError):
+        break
+    if not b:
+        break
+    data += b
+print(data.decode(errors="replace"))
+PY
+fr() { python3 "$T/framing.py" "$P" "$NAME" "$T/pki/ca.pem" "$1" 2>&1 || true; }
+out=$(fr 'Content-Length: %(n)d\nTransfer-Encoding: chunked\n')
+check "TLS: Content-Length with Transfer-Encoding: 400" has "$out" "^HTTP/1.1 400"
+check "TLS: ... in the JSON error form" has "$out" '"error": *"bad_request".*both Content-Length and Transfer-Encoding'
+out=$(fr 'Content-Length: %(n)d\nContent-Length: 5\n')
+check "TLS: two different Content-Lengths: 400" has "$out" "^HTTP/1.1 400.*"
+check "TLS: ... named" has "$out" "Content-Length given twice with different values"
 check "invalid JSON: 400" test "$(code -d '{"client": "x", ' "$S/Inventory/report")" = 400
 check "invalid JSON names the problem" grep -q "not valid JSON" "$T/body"
 check "events not an array: 400" test "$(pcode -d '{"client":"x","events":3}' "$H/ReportingWebService/events")" = 400
