@@ -100,9 +100,32 @@ static void unauthorized(struct uc_daemon *d, struct uc_api_resp *r, const char 
     snprintf(r->hvalue, sizeof(r->hvalue), "%s realm=\"updcache\"", scheme);
 }
 
+int uc_api_cookie_key(const struct uc_daemon *d, const struct uc_settings *s, enum uc_role role,
+                      const char *id, uint8_t out[UC_COOKIE_KEY_LEN])
+{
+    const char *cred = s->cfg.client_secret ? s->cfg.client_secret : "";
+    if (role == UC_ROLE_DSS) {
+        size_t n = strlen(id);
+        cred = NULL;
+        for (size_t i = 0; !cred && i < s->cfg.downstreams.n; i++)
+            if (!strncmp(s->cfg.downstreams.v[i], id, n) && s->cfg.downstreams.v[i][n] == ':')
+                cred = s->cfg.downstreams.v[i];
+        if (!cred)
+            return -ENOENT;
+    }
+    struct uc_text t = {0};
+    uc_text_put(&t, "%s\n%s", uc_role_name(role), cred);
+    char *bind = uc_text_take(&t, NULL);
+    int rc = bind ? uc_cookie_bind(d->cookie_key, bind, out) : -ENOMEM;
+    if (bind)
+        OPENSSL_cleanse(bind, strlen(bind));
+    free(bind);
+    return rc;
+}
+
 /* The request's cookie must be valid and of role want. */
-static bool need_cookie(struct uc_daemon *d, const struct uc_api_req *q, enum uc_role want,
-                        struct uc_api_resp *r)
+static bool need_cookie(struct uc_daemon *d, const struct uc_settings *s,
+                        const struct uc_api_req *q, enum uc_role want, struct uc_api_resp *r)
 {
     const char *c = bearer(q);
     if (!c) {
@@ -111,8 +134,17 @@ static bool need_cookie(struct uc_daemon *d, const struct uc_api_req *q, enum uc
     }
     enum uc_role role = UC_ROLE_NONE;
     char id[UC_COOKIE_ID_MAX + 1];
-    enum uc_cookie_rc rc =
-        uc_cookie_check(d->cookie_key, c, strlen(c), time(NULL), &role, id, sizeof(id));
+    uint8_t key[UC_COOKIE_KEY_LEN];
+    if (!uc_cookie_peek(c, strlen(c), &role, id, sizeof(id))) {
+        unauthorized(d, r, "Bearer", "the cookie is not one this server issued");
+        return false;
+    }
+    if (uc_api_cookie_key(d, s, role, id, key)) { /* its credential was removed */
+        unauthorized(d, r, "Bearer", "the cookie's credential is no longer accepted here");
+        return false;
+    }
+    enum uc_cookie_rc rc = uc_cookie_check(key, c, strlen(c), time(NULL), &role, id, sizeof(id));
+    OPENSSL_cleanse(key, sizeof(key));
     if (rc == UC_COOKIE_EXPIRED) {
         unauthorized(d, r, "Bearer", "the cookie has expired: get a new one");
         return false;
@@ -140,7 +172,9 @@ static void issue(struct uc_daemon *d, const struct uc_settings *s, enum uc_role
     time_t t = (time_t)exp;
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (uc_cookie_make(d->cookie_key, role, id, exp, cookie, sizeof(cookie))) {
+    uint8_t key[UC_COOKIE_KEY_LEN];
+    int krc = uc_api_cookie_key(d, s, role, id, key);
+    if (krc || uc_cookie_make(key, role, id, exp, cookie, sizeof(cookie))) {
         error(r, 503, "internal", "cannot make a cookie");
         return;
     }
@@ -517,7 +551,7 @@ static void in_root(struct uc_daemon *d, const struct uc_settings *s, const stru
                   "ServerSyncWebService has updates, config and blocks/<SHA1>");
             return;
         }
-        if (!need_cookie(d, q, UC_ROLE_DSS, r))
+        if (!need_cookie(d, s, q, UC_ROLE_DSS, r))
             return;
         if (eq_ci(sub, "updates"))
             updates_page(d, q, r);
@@ -535,7 +569,7 @@ static void in_root(struct uc_daemon *d, const struct uc_settings *s, const stru
             error(r, 404, "not_found", "ClientWebService has updates and files/<SHA1>");
             return;
         }
-        if (!need_cookie(d, q, UC_ROLE_CLIENT, r))
+        if (!need_cookie(d, s, q, UC_ROLE_CLIENT, r))
             return;
         {
             eq_ci(sub, "updates") ? updates_page(d, q, r) : file_location(d, s, sub + 6, r);

@@ -54,6 +54,14 @@ void uc_api_handle(struct uc_daemon *d, const struct uc_settings *s, const struc
                    struct uc_api_resp *r);
 void uc_api_resp_free(struct uc_api_resp *r);
 
+/*
+ * The key cookies of (role, id) are made and checked with under settings s: bound to the
+ * downstream's ID:SECRET entry, or to the client secret (cookie.h). -ENOENT when no
+ * downstream entry has that id any more.
+ */
+int uc_api_cookie_key(const struct uc_daemon *d, const struct uc_settings *s, enum uc_role role,
+                      const char *id, uint8_t out[UC_COOKIE_KEY_LEN]);
+
 /* Fill x from the daemon and the index (store counts, tool counters). */
 void uc_api_metrics_extra(struct uc_daemon *d, struct uc_metrics_extra *x);
 

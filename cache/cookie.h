@@ -11,6 +11,7 @@
 #ifndef UC_COOKIE_H
 #define UC_COOKIE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,17 @@ int uc_cookie_make(const uint8_t key[UC_COOKIE_KEY_LEN], enum uc_role role, cons
 enum uc_cookie_rc uc_cookie_check(const uint8_t key[UC_COOKIE_KEY_LEN], const char *cookie,
                                   size_t len, int64_t now, enum uc_role *role, char *id,
                                   size_t idcap);
+
+/* The role and id a cookie claims, NOT verified: only to find the key to check it with. */
+bool uc_cookie_peek(const char *cookie, size_t len, enum uc_role *role, char *id, size_t idcap);
+
+/*
+ * The key for cookies bound to a credential: HMAC-SHA256(key, bind). A cookie made with
+ * it verifies only while the same bind text (a downstream's ID:SECRET entry, the client
+ * secret) is configured: removing or changing the credential revokes its cookies.
+ */
+int uc_cookie_bind(const uint8_t key[UC_COOKIE_KEY_LEN], const char *bind,
+                   uint8_t out[UC_COOKIE_KEY_LEN]);
 
 const char *uc_role_name(enum uc_role role);
 

@@ -241,8 +241,12 @@ static const char *authorization(unsigned mode, const char *field, char *out, si
     case 3:
     case 6: {
         enum uc_role role = mode == 3 ? UC_ROLE_CLIENT : UC_ROLE_DSS;
-        if (uc_cookie_make(fx.d.cookie_key, role, id, mode == 6 ? now - 5 : now + 3600, cookie,
-                           sizeof(cookie)))
+        /* Bound to the credential as the daemon binds it; an id without one gets a cookie
+         * under the bare server key, which must be refused. */
+        uint8_t key[UC_COOKIE_KEY_LEN];
+        if (uc_api_cookie_key(&fx.d, fx.s, role, id, key))
+            memcpy(key, fx.d.cookie_key, sizeof(key));
+        if (uc_cookie_make(key, role, id, mode == 6 ? now - 5 : now + 3600, cookie, sizeof(cookie)))
             return NULL;
         snprintf(out, cap, "Bearer %s", cookie);
         return out;
@@ -278,8 +282,11 @@ static void check_token(const struct uc_api_req *q, enum uc_root root, json_t *j
     FUZZ_CHECK(c != NULL && json_str(j, "expires") != NULL);
     enum uc_role role = UC_ROLE_NONE;
     char id[UC_COOKIE_ID_MAX + 1];
-    FUZZ_CHECK(uc_cookie_check(fx.d.cookie_key, c, strlen(c), (int64_t)time(NULL), &role, id,
-                               sizeof(id)) == UC_COOKIE_OK);
+    uint8_t key[UC_COOKIE_KEY_LEN];
+    FUZZ_CHECK(uc_cookie_peek(c, strlen(c), &role, id, sizeof(id)));
+    FUZZ_CHECK(uc_api_cookie_key(&fx.d, fx.s, role, id, key) == 0);
+    FUZZ_CHECK(uc_cookie_check(key, c, strlen(c), (int64_t)time(NULL), &role, id, sizeof(id)) ==
+               UC_COOKIE_OK);
     if (root == UC_ROOT_DSSAUTH) {
         FUZZ_CHECK(role == UC_ROLE_DSS);
         FUZZ_CHECK(!strcmp(id, "dss1") || !strcmp(id, "branch-7"));

@@ -249,6 +249,22 @@ check "stalled handshake cut off ($ms ms)" test "$ms" -lt 7000
 check "TLS listener still serving" test -n "$(dss)"
 check "plain port still serving" cmp -s <(curl -sS -m 5 "$H$CU") "$T/src/a.cab"
 
+# --- Issue 17: a downstream removed (or re-keyed) by a SIGHUP loses its cookies at once.
+C1=$(dss ds1:secret-one)
+C2=$(dss ds2:secret-two)
+upd() { code -H "Authorization: Bearer $1" "$S/ServerSyncWebService/updates"; }
+check "both downstream cookies work" test "$(upd "$C1") $(upd "$C2")" = "200 200"
+sed -i 's/^downstreams = .*/downstreams = ds1:secret-one-new/' "$C"
+kill -HUP "$DPID"
+for _ in $(seq 100); do [ "$(upd "$C2")" = 401 ] && break; sleep 0.1; done
+check "after removing ds2: its cookie is refused" test "$(upd "$C2")" = 401
+check "... saying why" grep -q "no longer accepted" "$T/body"
+check "after changing ds1's secret: its old cookie is refused" test "$(upd "$C1")" = 401
+check "a cookie for the new secret works" test "$(upd "$(dss ds1:secret-one-new)")" = 200
+sed -i 's/^downstreams = .*/downstreams = ds1:secret-one, ds2:secret-two/' "$C"
+kill -HUP "$DPID"
+sleep 0.5
+
 # --- The port pairing rule.
 "$UC" mkcert a.example.org --out "$T/pp" >/dev/null 2>&1
 PPC="cert = $T/pp/a.example.org.pem\nkey = $T/pp/a.example.org.key"
