@@ -666,7 +666,11 @@ class Scenario(Base):
         for k in FRONTS:
             if self.wrong[k]:
                 lines.append("fill wrong answers, %s: %s" % (k, "; ".join(self.wrong[k])))
-        lines.append("fill tamper: " + "; ".join("%s r%d: %s" % n for n in self.notes))
+        seen = sorted(set(n[2] for n in self.notes))
+        if len(seen) == 1:
+            lines.append("fill tamper: every fetch (%d) got %s, no retry needed" % (len(self.notes), seen[0]))
+        else:
+            lines.append("fill tamper: " + "; ".join("%s r%d: %s" % n for n in self.notes))
         return "\n".join(lines)
 
     def generator(self, run):
