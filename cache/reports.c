@@ -4,6 +4,7 @@
 #include "reports.h"
 
 #include "meta.h"
+#include "textbuf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -41,19 +42,27 @@ int uc_report_build(enum uc_report_kind kind, const char *peer, bool tls, const 
         json_decref(rep);
         return 400;
     }
+    json_decref(rep);
+    /* The body goes in as received: it was validated, and jansson writing it again would
+     * grow every number to full precision (0.1 as 0.10000000000000001). */
     char when[40];
     uc_rfc3339_now(when);
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:o}", "kind",
-                            kind == UC_REPORT_EVENTS ? "events" : "inventory", "received", when,
-                            "peer", peer, "port", tls ? "https" : "http", "report", rep);
-    char *s = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    json_decref(rec);
+    json_t *p = json_string(peer);
+    char *peer_json = p ? json_dumps(p, JSON_ENCODE_ANY) : NULL;
+    json_decref(p);
+    struct uc_text t = {0};
+    uc_text_put(&t, "{\"kind\":\"%s\",\"received\":\"%s\",\"peer\":%s,\"port\":\"%s\",\"report\":",
+                kind == UC_REPORT_EVENTS ? "events" : "inventory", when,
+                peer_json ? peer_json : "\"-\"", tls ? "https" : "http");
+    free(peer_json);
+    uc_text_append(&t, body, len);
+    uc_text_append(&t, "}", 1);
+    char *s = uc_text_take(&t, out_len);
     if (!s) {
         snprintf(detail, dcap, "out of memory");
         return 503;
     }
     *out = s;
-    *out_len = strlen(s);
     return 0;
 }
 
@@ -69,6 +78,7 @@ struct uc_reports {
     pthread_cond_t cv;
     struct item *q; /* ring of cap items */
     size_t cap, head, n;
+    size_t bytes; /* of the records queued or being written: at most UC_REPORTS_QUEUE_BYTES */
     bool stop;
     int64_t keep; /* seconds */
     _Atomic uint64_t stored, pruned;
@@ -99,8 +109,14 @@ static void write_batch(struct uc_reports *r, struct item *b, size_t n)
         atomic_fetch_add(&r->stored, n);
         atomic_fetch_add(&r->pruned, pruned);
     }
-    for (size_t i = 0; i < n; i++)
+    size_t freed = 0;
+    for (size_t i = 0; i < n; i++) {
+        freed += b[i].len;
         free(b[i].rec);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->bytes -= freed;
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void *writer(void *arg)
@@ -153,8 +169,9 @@ int uc_reports_start(struct uc_index *ix, size_t max_queued, uint64_t keep_secs,
 bool uc_reports_push(struct uc_reports *r, char *record, size_t len)
 {
     pthread_mutex_lock(&r->mu);
-    bool ok = r->n < r->cap && !r->stop;
+    bool ok = r->n < r->cap && !r->stop && r->bytes + len <= UC_REPORTS_QUEUE_BYTES;
     if (ok) {
+        r->bytes += len;
         r->q[(r->head + r->n) % r->cap] = (struct item){record, len};
         r->n++;
         pthread_cond_signal(&r->cv);

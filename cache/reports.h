@@ -7,7 +7,7 @@
  * flush. `updcache reports` lists them.
  *
  *   stored: {"kind": "events"|"inventory", "received": RFC3339, "peer": ADDR,
- *            "port": "http"|"https", "report": {...the body...}}
+ *            "port": "http"|"https", "report": {...the body, byte for byte...}}
  */
 #ifndef UC_REPORTS_H
 #define UC_REPORTS_H
@@ -20,6 +20,9 @@
 enum uc_report_kind { UC_REPORT_EVENTS, UC_REPORT_INVENTORY };
 
 #define UC_REPORT_EVENTS_MAX 1000 /* events in one report */
+/* Bytes of reports waiting for the writer at most: past that, pushes are refused (503)
+ * while the index cannot keep up, instead of the daemon's memory growing. */
+#define UC_REPORTS_QUEUE_BYTES (16u << 20)
 
 /*
  * Validate body[0..len) and build the record to store (malloc'd, *out_len bytes).
@@ -33,7 +36,8 @@ struct uc_reports;
 /* Start the writer thread over ix (opened writable), holding at most max_queued. */
 int uc_reports_start(struct uc_index *ix, size_t max_queued, uint64_t keep_secs,
                      struct uc_reports **out);
-/* Queue a record (ownership passes on success); false when the queue is full. */
+/* Queue a record (ownership passes on success); false when the queue is full (in count
+ * or in bytes). */
 bool uc_reports_push(struct uc_reports *r, char *record, size_t len);
 /* Write what is queued, stop the thread, free. */
 void uc_reports_stop(struct uc_reports *r);
