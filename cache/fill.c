@@ -31,12 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PER_FILL 4                    /* ranged GETs in flight for one file */
-#define TOTAL 16                      /* and across all fills */
-#define BLOCK_TRIES 4                 /* fetches of one block before the fill fails */
-#define WANT_MAX 32                   /* blocks waiting clients asked for, newest first */
-#define WANT_AHEAD 2                  /* blocks fetched from a wanted one on */
-#define LINGER_NS (10LL * 1000000000) /* a published fill stays joinable this long */
+#define PER_FILL 4      /* ranged GETs in flight for one file */
+#define TOTAL 16        /* and across all fills */
+#define BLOCK_TRIES 4   /* fetches of one block before the fill fails */
+#define WANT_MAX 32     /* blocks waiting clients asked for, newest first */
+#define WANT_AHEAD 2    /* blocks fetched from a wanted one on */
 #define FLOOR_BPS 1024L /* as sync: a transfer slower than this for FLOOR_SECS is retried */
 #define FLOOR_SECS 30L
 
@@ -57,7 +56,7 @@ struct uc_fill {
     int fd;
     bool set_up;
     unsigned transfers;
-    int64_t start_ns, retry_at_ns, done_ns;
+    int64_t start_ns, retry_at_ns;
     bool first_done;
     _Atomic int refs;
     _Atomic int outcome; /* 0 running, 1 complete (published), -1 failed */
@@ -85,6 +84,8 @@ struct uc_fills {
     struct uc_fill_counters *c;
     CURLM *multi;
     struct xfer *slot[TOTAL]; /* the transfers in flight */
+    uint8_t *buf[TOTAL];      /* each slot's block buffer, kept: a fresh 1 MiB per block was
+                               * a new mapping, every page of it faulted in again */
     pthread_t thread;
     pthread_mutex_t mu;
     struct uc_fill *list; /* the registry */
@@ -175,7 +176,9 @@ struct uc_fill *uc_fill_join(struct uc_fills *fs, const struct uc_file_rec *rec,
     uc_metrics_inc(&fs->c->misses);
     pthread_mutex_lock(&fs->mu);
     for (struct uc_fill *f = fs->list; f; f = f->next) {
-        if (memcmp(f->rec.sha1, rec->sha1, UC_SHA1_LEN) || atomic_load(&f->outcome) < 0)
+        /* Only a running fill: a finished one's bytes may have been purged since (the
+         * index said they are not here); a new fill finds a copy published meanwhile. */
+        if (memcmp(f->rec.sha1, rec->sha1, UC_SHA1_LEN) || atomic_load(&f->outcome) != 0)
             continue;
         atomic_fetch_add(&f->refs, 1);
         add_want(f, off);
@@ -302,6 +305,25 @@ static void resume(struct uc_fill *f)
                 f->name, kept, f->nblocks);
 }
 
+/* The file was published since the miss (a fill that just ended, a sync): serve that. */
+static bool already_here(struct uc_fills *fs, struct uc_fill *f, const struct uc_file_rec *now)
+{
+    if (now->state != UC_FILE_PRESENT || !uc_file_same(now, f->rec.size, f->rec.sha256))
+        return false;
+    int fd = openat(fs->st->content_fd, f->name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    f->fd = fd;
+    /* Counted as what it was for the client: a join of the fill that just ended. */
+    atomic_fetch_sub(&fs->c->started, 1);
+    uc_metrics_inc(&fs->c->joined);
+    for (size_t k = 0; k < f->nblocks; k++)
+        mark_ready(f, k);
+    atomic_store_explicit(&f->outcome, 1, memory_order_release);
+    notify(fs);
+    return true;
+}
+
 /* First turn of a new fill: its part file, its digests, room on the disk. */
 static void set_up(struct uc_fills *fs, struct uc_fill *f)
 {
@@ -309,7 +331,10 @@ static void set_up(struct uc_fills *fs, struct uc_fill *f)
     MDB_txn *txn;
     const uint8_t *list = NULL;
     size_t n = 0;
+    struct uc_file_rec now = {0};
     if (!uc_index_begin(fs->st->ix, false, &txn)) {
+        if (uc_index_get_file(fs->st->ix, txn, f->rec.sha1, &now))
+            now.state = 0;
         if (uc_index_get_blocks(fs->st->ix, txn, f->rec.sha1, &list, &n) == 0 && n == f->nblocks &&
             n > 0) {
             f->digests = malloc(n * UC_SHA256_LEN);
@@ -318,6 +343,8 @@ static void set_up(struct uc_fills *fs, struct uc_fill *f)
         }
         uc_index_abort(txn);
     }
+    if (already_here(fs, f, &now))
+        return;
     f->fd = openat(fs->st->tmp_fd, f->tmp_name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (f->fd < 0) {
         fail(f, 503, "tmp/%s: %s", f->tmp_name, strerror(errno));
@@ -351,18 +378,20 @@ static size_t body_cb(char *p, size_t sz, size_t nm, void *ud)
 
 static void start_block(struct uc_fills *fs, struct uc_fill *f, size_t k)
 {
-    struct xfer *x = calloc(1, sizeof(*x));
+    unsigned i = 0;
+    while (fs->slot[i])
+        i++; /* there is one: fs->transfers < TOTAL */
+    if (!fs->buf[i])
+        fs->buf[i] = malloc(UC_BLOCK_SIZE);
+    struct xfer *x = fs->buf[i] ? calloc(1, sizeof(*x)) : NULL;
     if (x)
-        x->buf = malloc(UC_BLOCK_SIZE);
-    if (x && x->buf)
         x->h = curl_easy_init();
-    if (!x || !x->buf || !x->h) {
-        if (x)
-            free(x->buf);
+    if (!x || !x->h) {
         free(x);
         fail(f, 503, "out of memory for a transfer");
         return;
     }
+    x->buf = fs->buf[i];
     x->f = f;
     x->k = k;
     x->off = (uint64_t)k * UC_BLOCK_SIZE;
@@ -384,11 +413,10 @@ static void start_block(struct uc_fills *fs, struct uc_fill *f, size_t k)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+    /* A block in few reads: the default 16 KiB meant 64 recv and poll calls per block. */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (fs->up.resolve)
         curl_easy_setopt(h, CURLOPT_RESOLVE, fs->up.resolve);
-    unsigned i = 0;
-    while (fs->slot[i])
-        i++; /* there is one: fs->transfers < TOTAL */
     x->slot = i;
     fs->slot[i] = x;
     curl_multi_add_handle(fs->multi, h);
@@ -408,8 +436,7 @@ static void end_transfer(struct uc_fills *fs, struct xfer *x)
     if (x->f->state[x->k] == B_FETCHING)
         x->f->state[x->k] = B_MISSING;
     uc_fill_release(x->f);
-    free(x->buf);
-    free(x);
+    free(x); /* the buffer stays with its slot */
 }
 
 /* End the transfers of one fill (only) or of all (NULL). */
@@ -429,12 +456,16 @@ static bool pick(struct uc_fills *fs, struct uc_fill *f, size_t *out)
 {
     pthread_mutex_lock(&fs->mu);
     unsigned w = 0;
+    if (!f->digests) /* nothing is ready before the whole file is: wants do not matter */
+        f->nwant = 0;
     for (unsigned i = 0; i < f->nwant; i++) /* drop the wants that are done */
         if (f->want[i] < f->nblocks && f->state[f->want[i]] != B_DONE)
             f->want[w++] = f->want[i];
     f->nwant = w;
+    /* Until the first block is in, it comes alone: its client's first byte waits for it. */
+    size_t ahead = f->first_done ? WANT_AHEAD : 1;
     for (unsigned i = 0; i < f->nwant; i++) {
-        for (size_t k = f->want[i]; k < f->nblocks && k < f->want[i] + WANT_AHEAD; k++) {
+        for (size_t k = f->want[i]; k < f->nblocks && k < f->want[i] + ahead; k++) {
             if (f->state[k] == B_MISSING) {
                 pthread_mutex_unlock(&fs->mu);
                 *out = k;
@@ -510,7 +541,6 @@ static void finish(struct uc_fills *fs, struct uc_fill *f)
     } else {
         uc_metrics_inc(&fs->c->published);
     }
-    f->done_ns = mono_ns();
     atomic_store_explicit(&f->outcome, 1, memory_order_release);
     notify(fs);
 }
@@ -581,14 +611,13 @@ static void on_done(struct uc_fills *fs, CURLMsg *msg)
         finish(fs, f);
 }
 
-/* Take failed fills, and published ones past their linger, out of the registry. */
-static void reap(struct uc_fills *fs, int64_t now)
+/* Take ended fills out of the registry (their clients keep them until they are done). */
+static void reap(struct uc_fills *fs)
 {
     pthread_mutex_lock(&fs->mu);
     for (struct uc_fill **pp = &fs->list; *pp;) {
         struct uc_fill *f = *pp;
-        int o = atomic_load(&f->outcome);
-        if (o < 0 || (o > 0 && now - f->done_ns > LINGER_NS)) {
+        if (atomic_load(&f->outcome) != 0) {
             *pp = f->next;
             uc_fill_release(f);
         } else {
@@ -632,7 +661,7 @@ static void *run(void *arg)
     struct uc_fills *fs = arg;
     while (!atomic_load(&fs->stop)) {
         int64_t now = mono_ns();
-        reap(fs, now);
+        reap(fs);
         schedule(fs, now);
         int running = 0;
         curl_multi_perform(fs->multi, &running);
@@ -695,6 +724,8 @@ void uc_fills_stop(struct uc_fills *fs)
         uc_fill_release(f);
     }
     curl_multi_cleanup(fs->multi);
+    for (unsigned i = 0; i < TOTAL; i++)
+        free(fs->buf[i]);
     uc_upstream_free(&fs->up);
     pthread_mutex_destroy(&fs->mu);
     free(fs);

@@ -40,7 +40,8 @@ int uc_fills_start(struct uc_daemon *d, struct uc_fills **out, char *err, size_t
 void uc_fills_stop(struct uc_fills *fs);
 
 /*
- * Start or join the fill of rec (an EVICTED record), wanting the block at off first.
+ * Start or join the fill of rec (a signed record whose bytes are not here: evicted, or
+ * purged), wanting the block at off first.
  * Returns the fill, held until uc_fill_release(); NULL when none can start, with
  * *status (503, 507) and *why set.
  */

@@ -219,6 +219,13 @@ static void open_file(struct uc_conn *c)
     uc_conn_submit(c, sqe, OP_OPEN);
 }
 
+/* Known by a signed record, bytes not here: evicted, or purged (PENDING, from an upstream:
+ * `updcache purge` leaves it so for sync to fetch again). SPEC §12, §13. */
+static bool fillable(const struct uc_file_rec *rec)
+{
+    return rec->state == UC_FILE_EVICTED || (rec->state == UC_FILE_PENDING && rec->evictable);
+}
+
 /* SPEC §3: a /Content/ name is the stored file's, digest and extension (any case);
  * only the msdownload form resolves by SHA-1 alone. */
 static bool name_matches(const struct uc_xfer *x)
@@ -292,8 +299,7 @@ void uc_respond_request(struct uc_conn *c)
             return;
         if (present)
             open_file(c);
-        else if (rc == 0 && c->x->rec.state == UC_FILE_EVICTED && name_matches(c->x) &&
-                 c->w->d->fills)
+        else if (rc == 0 && fillable(&c->x->rec) && name_matches(c->x) && c->w->d->fills)
             serve_cold(c);
         else if (rc == 0 || rc == UC_ENOTFOUND)
             uc_respond_error(c, 404, NULL, false);

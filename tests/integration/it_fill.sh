@@ -103,6 +103,12 @@ check "a warm GET: right bytes" test "$(get "$O$(content_url "$T/src/big.cab")" 
 check "a warm GET: the same bytes" cmp -s "$T/big.got2" "$T/src/big.cab"
 sleep 1.2
 check "a warm GET asks the root nothing" test "$(root_gets "$T/src/big.cab")" = "$n"
+# Purged (SPEC §7, §12): it fills again on the next GET.
+run_rc 0 "purge the filled file" "$UC" purge --config "$T/od/uc.conf" "$(sha1_of "$T/src/big.cab")"
+check "a purged file: 200 again" test "$(get "$O$(content_url "$T/src/big.cab")" "$T/big.got3")" = 200
+check "a purged file: its bytes" cmp -s "$T/big.got3" "$T/src/big.cab"
+sleep 1.2
+check "a purged file was filled again (every block once more)" test "$(root_gets "$T/src/big.cab")" = $((n + $(blocks_of "$T/src/big.cab")))
 check "a small cold file" test "$(get "$O$(content_url "$T/src/small.cab")" "$T/small.got")" = 200
 check "a small cold file: its bytes" cmp -s "$T/small.got" "$T/src/small.cab"
 
