@@ -180,6 +180,8 @@ struct uc_fill *uc_fill_join(struct uc_fills *fs, const struct uc_file_rec *rec,
          * index said they are not here); a new fill finds a copy published meanwhile. */
         if (memcmp(f->rec.sha1, rec->sha1, UC_SHA1_LEN) || atomic_load(&f->outcome) != 0)
             continue;
+        if (!uc_file_same(&f->rec, rec->size, rec->sha256))
+            continue; /* the same SHA-1, other bytes: never the same file (SHA-1 collides) */
         atomic_fetch_add(&f->refs, 1);
         add_want(f, off);
         pthread_mutex_unlock(&fs->mu);
@@ -243,8 +245,9 @@ static void fail(struct uc_fill *f, int status, const char *fmt, ...)
             f->name, f->fail_why);
     /* Clients get what it means for them; the log line above has the digests and URLs. */
     snprintf(f->fail_why, sizeof(f->fail_why), "%s",
-             status == 502   ? "the upstream did not deliver bytes matching the signed digests; "
-                               "try again later (the server log names the blocks)"
+             status == 502   ? "the upstream did not deliver bytes matching the signed digests "
+                               "(unreachable, or other bytes); try again later (the server log "
+                               "names the blocks)"
              : status == 507 ? "no room in the store for this file"
                              : "the fill could not store the file here (see the server log)");
     if (f->fd >= 0)
