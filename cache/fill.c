@@ -31,11 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PER_FILL 4      /* ranged GETs in flight for one file */
-#define TOTAL 16        /* and across all fills */
-#define BLOCK_TRIES 4   /* fetches of one block before the fill fails */
-#define WANT_MAX 32     /* blocks waiting clients asked for, newest first */
-#define WANT_AHEAD 2    /* blocks fetched from a wanted one on */
+#define PER_FILL 4                      /* ranged GETs in flight for one file */
+#define TOTAL 16                        /* and across all fills */
+#define BLOCK_TRIES 4                   /* fetches of one block before the fill fails */
+#define WANT_MAX 32                     /* blocks waiting clients asked for, newest first */
+#define SLOW_BLOCK_NS (100LL * 1000000) /* a block slower than this: the link is the limit */
 #define FLOOR_BPS 1024L /* as sync: a transfer slower than this for FLOOR_SECS is retried */
 #define FLOOR_SECS 30L
 
@@ -58,6 +58,7 @@ struct uc_fill {
     unsigned transfers;
     int64_t start_ns, retry_at_ns;
     bool first_done;
+    bool slow; /* the last block took over SLOW_BLOCK_NS: one at a time for waiting clients */
     _Atomic int refs;
     _Atomic int outcome; /* 0 running, 1 complete (published), -1 failed */
     int fail_status;
@@ -70,6 +71,7 @@ struct uc_fill {
 struct xfer {
     struct uc_fill *f;
     unsigned slot;
+    int64_t start_ns;
     size_t k;
     uint64_t off, len, got;
     uint8_t *buf;
@@ -397,6 +399,7 @@ static void start_block(struct uc_fills *fs, struct uc_fill *f, size_t k)
     x->buf = fs->buf[i];
     x->f = f;
     x->k = k;
+    x->start_ns = mono_ns();
     x->off = (uint64_t)k * UC_BLOCK_SIZE;
     x->len = block_len(f, k);
     char range[64];
@@ -451,9 +454,9 @@ static void drop_transfers(struct uc_fills *fs, struct uc_fill *only)
 }
 
 /*
- * Which block to fetch next: one a waiting client needs, or the one after it; else,
- * when no client waits, the next in order. While a client waits nothing else is started:
- * on a slow link every other transfer would share the bandwidth its block needs.
+ * Which block to fetch next: one a waiting client needs, or one of the few after it;
+ * else, when no client waits, the next in order. While a client waits nothing else is
+ * started: on a slow link every other transfer would share the bandwidth its block needs.
  */
 static bool pick(struct uc_fills *fs, struct uc_fill *f, size_t *out)
 {
@@ -465,8 +468,10 @@ static bool pick(struct uc_fills *fs, struct uc_fill *f, size_t *out)
         if (f->want[i] < f->nblocks && f->state[f->want[i]] != B_DONE)
             f->want[w++] = f->want[i];
     f->nwant = w;
-    /* Until the first block is in, it comes alone: its client's first byte waits for it. */
-    size_t ahead = f->first_done ? WANT_AHEAD : 1;
+    /* The first block comes alone: its client's first byte waits for it. On a slow link
+     * the blocks a client waits for come one at a time too (parallel transfers would
+     * share the bandwidth the next byte needs); on a fast one, PER_FILL of them. */
+    size_t ahead = !f->first_done || f->slow ? 1 : PER_FILL;
     for (unsigned i = 0; i < f->nwant; i++) {
         for (size_t k = f->want[i]; k < f->nblocks && k < f->want[i] + ahead; k++) {
             if (f->state[k] == B_MISSING) {
@@ -599,6 +604,7 @@ static void on_done(struct uc_fills *fs, CURLMsg *msg)
     }
     f->state[x->k] = B_DONE;
     f->ndone++;
+    f->slow = mono_ns() - x->start_ns > SLOW_BLOCK_NS;
     uc_metrics_add(&fs->c->bytes, x->len);
     if (f->digests) {
         mark_ready(f, x->k);
