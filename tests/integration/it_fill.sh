@@ -14,8 +14,9 @@
 #     is published right;
 #   - the root dies mid-fill: clients get a 5xx or a cut connection, never a wrong byte;
 #     once it is back, a GET completes the fill, fetching only the missing blocks;
-#   - SIGKILL of the downstream mid-fill, 3 times: verify is clean after each, and the
-#     restarted daemon completes the fill, fetching only the blocks it did not have;
+#   - SIGKILL of the downstream mid-fill, 3 times (UC_FILL_KILL_TRIALS=10 as issue 13
+#     asks; 3 keep CI short): verify is clean after each, and the restarted daemon
+#     completes the fill, fetching only the blocks it did not have;
 #   - a chain root -> mid -> branch, both on-demand: a GET at the branch fills both.
 #   - a file without a block list (emptied in the downstream's index, as for a record
 #     signed before block digests): fetched whole and checked before its first byte; with
@@ -204,9 +205,9 @@ check "upstream back: only the missing blocks were fetched" test "$(($(root_gets
 kill "$back_PID" 2>/dev/null || true
 
 # --- SIGKILL of the downstream mid-fill.
-start_relay killing --rate $((6 * MIB))
+start_relay killing --rate $((2 * MIB)) # about 2.5 MiB a trial: 10 trials stay short of 30 MiB
 KRL=$RL
-for trial in 1 2 3; do
+for trial in $(seq "${UC_FILL_KILL_TRIALS:-3}"); do
     restart_od "$KRL"
     curl -sS -m 60 -o "$T/kill.$trial" "$O$(content_url "$T/src/kill.cab")" 2>/dev/null &
     cpid=$!
@@ -219,10 +220,10 @@ for trial in 1 2 3; do
 done
 sleep 1.2
 n0=$(root_gets "$T/src/kill.cab")
-restart_od "$KRL"
+restart_od "$RPP" # the rest at full speed, straight from the root
 check "after SIGKILLs: the GET completes" test "$(get "$O$(content_url "$T/src/kill.cab")" "$T/kill.got" 90)" = 200
 check "after SIGKILLs: the file's bytes" cmp -s "$T/kill.got" "$T/src/kill.cab"
-kept=$(sed -n "s/.*$(sha1_of "$T/src/kill.cab").*resuming with \([0-9]*\) of.*/\1/p" "$T/od/err.$KRL" | tail -1)
+kept=$(sed -n "s/.*$(sha1_of "$T/src/kill.cab").*resuming with \([0-9]*\) of.*/\1/p" "$T/od/err.$RPP" | tail -1)
 sleep 1.2
 check "after SIGKILLs: the fill resumed with verified blocks (${kept:-none})" test "${kept:-0}" -gt 0
 check "after SIGKILLs: only the missing blocks were fetched" test "$(($(root_gets "$T/src/kill.cab") - n0))" = $(($(blocks_of "$T/src/kill.cab") - ${kept:-0}))
