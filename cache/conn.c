@@ -579,6 +579,10 @@ bool uc_conn_setup_multishot(struct uc_worker *w)
         free(bufs);
         return false;
     }
+    /* The kernel takes the buffers in ring order, so they would become resident one
+     * receive at a time (2 KB more RSS per request for the first 1,024): the soak read
+     * that as growth. Touched now, the worker's memory is what it will be under load. */
+    memset(bufs, 0, (size_t)UC_BR_ENTRIES * UC_BR_BUF);
     w->br = ring;
     w->br_bufs = bufs;
     io_uring_buf_ring_init(w->br);
