@@ -154,6 +154,15 @@ restart_od() {
     OD_ERR=$T/od/err.$1
     OPP=$PP OP=$P OD_PID=$DPID O="http://127.0.0.1:$PP"
 }
+# resumed_only_missing WHAT FILE ERRLOG ROOT_GETS_BEFORE: the daemon's log says the fill
+# resumed with verified blocks, and the root served only the others since.
+resumed_only_missing() {
+    local kept
+    kept=$(sed -n "s/.*$(sha1_of "$2").*resuming with \([0-9]*\) of.*/\1/p" "$3" | tail -1)
+    sleep 1.2
+    check "$1: the fill resumed with verified blocks (${kept:-none})" test "${kept:-0}" -gt 0
+    check "$1: only the missing blocks were fetched" test "$(($(root_gets "$2") - $4))" = $(($(blocks_of "$2") - ${kept:-0}))
+}
 # prefix_ok GOT FILE: GOT holds the first bytes of FILE, or nothing.
 prefix_ok() { cmp -s -n "$(stat -c %s "$1")" "$1" "$2"; }
 
@@ -198,10 +207,7 @@ sleep 1.2
 n0=$(root_gets "$T/src/dies.cab")
 check "upstream back: the GET completes" test "$(get "$O$(content_url "$T/src/dies.cab")" "$T/dies.got2")" = 200
 check "upstream back: the file's bytes" cmp -s "$T/dies.got2" "$T/src/dies.cab"
-kept=$(sed -n "s/.*$(sha1_of "$T/src/dies.cab").*resuming with \([0-9]*\) of.*/\1/p" "$T/od/err.$DRL" | tail -1)
-sleep 1.2
-check "upstream back: the fill resumed with verified blocks (${kept:-none})" test "${kept:-0}" -gt 0
-check "upstream back: only the missing blocks were fetched" test "$(($(root_gets "$T/src/dies.cab") - n0))" = $(($(blocks_of "$T/src/dies.cab") - ${kept:-0}))
+resumed_only_missing "upstream back" "$T/src/dies.cab" "$T/od/err.$DRL" "$n0"
 kill "$back_PID" 2>/dev/null || true
 
 # --- SIGKILL of the downstream mid-fill.
@@ -223,10 +229,7 @@ n0=$(root_gets "$T/src/kill.cab")
 restart_od "$RPP" # the rest at full speed, straight from the root
 check "after SIGKILLs: the GET completes" test "$(get "$O$(content_url "$T/src/kill.cab")" "$T/kill.got" 90)" = 200
 check "after SIGKILLs: the file's bytes" cmp -s "$T/kill.got" "$T/src/kill.cab"
-kept=$(sed -n "s/.*$(sha1_of "$T/src/kill.cab").*resuming with \([0-9]*\) of.*/\1/p" "$T/od/err.$RPP" | tail -1)
-sleep 1.2
-check "after SIGKILLs: the fill resumed with verified blocks (${kept:-none})" test "${kept:-0}" -gt 0
-check "after SIGKILLs: only the missing blocks were fetched" test "$(($(root_gets "$T/src/kill.cab") - n0))" = $(($(blocks_of "$T/src/kill.cab") - ${kept:-0}))
+resumed_only_missing "after SIGKILLs" "$T/src/kill.cab" "$T/od/err.$RPP" "$n0"
 run_rc 0 "after SIGKILLs: verify is clean" "$UC" verify --config "$T/od/uc.conf"
 kill "$killing_PID" 2>/dev/null || true
 
