@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -35,6 +36,15 @@
 #define IN_BACKPRESSURE (64 * 1024) /* pipelined bytes held before receiving stops */
 #define IN_MAX (256 * 1024)         /* what may already be on its way when it stops */
 #define XFER_POOL_MAX 128
+/*
+ * Every POOL_TRIM_SECONDS the pool keeps only what the busiest moment since the last
+ * trim used, plus POOL_SLACK, and the freed heap goes back to the kernel. A request
+ * state is 90 KiB and a burst (5,000 keep-alive clients arriving at once) fills the
+ * pool; without this, its pages stayed resident and the soak's RSS crept up for as long
+ * as it ran. Once per 10 s is too seldom for the re-faulting to show in a profile.
+ */
+#define POOL_TRIM_SECONDS 10
+#define POOL_SLACK 8
 #define SCRATCH_LEN 65536
 
 /* ---- timer queues ---- */
@@ -114,6 +124,8 @@ static struct uc_xfer *xfer_get(struct uc_worker *w)
         if (!x)
             return NULL;
     }
+    if (++w->xfer_used > w->xfer_peak)
+        w->xfer_peak = w->xfer_used;
     xfer_reset(x);
     return x;
 }
@@ -141,6 +153,7 @@ static void release_request(struct uc_conn *c)
     if (x) {
         if (x->hot)
             uc_hot_release(&w->hot, x->hot);
+        w->xfer_used--;
         if (w->xfer_pooled < XFER_POOL_MAX) {
             x->next_free = w->xfer_pool;
             w->xfer_pool = x;
@@ -159,6 +172,24 @@ static void release_request(struct uc_conn *c)
         c->in = NULL;
         c->in_cap = 0;
     }
+}
+
+void uc_conn_pool_trim(struct uc_worker *w)
+{
+    if (w->now_ns < w->pool_trim_ns)
+        return;
+    w->pool_trim_ns = w->now_ns + POOL_TRIM_SECONDS * 1000000000LL;
+    unsigned keep = w->xfer_peak - w->xfer_used + POOL_SLACK; /* room for the same burst */
+    w->xfer_peak = w->xfer_used;
+    if (w->xfer_pooled <= keep)
+        return;
+    while (w->xfer_pooled > keep) {
+        struct uc_xfer *x = w->xfer_pool;
+        w->xfer_pool = x->next_free;
+        w->xfer_pooled--;
+        free(x);
+    }
+    malloc_trim(0); /* M_TRIM_THRESHOLD keeps freed heap for the hot path; give it back */
 }
 
 void uc_worker_pool_free(struct uc_worker *w)

@@ -179,6 +179,8 @@ struct uc_worker {
     struct uc_conn *fill_waiters; /* connections waiting for fill blocks (transmit.c) */
     struct uc_xfer *xfer_pool;    /* free request states, reused before malloc */
     unsigned xfer_pooled;
+    unsigned xfer_used, xfer_peak; /* in use now, and the most since the last pool trim */
+    int64_t pool_trim_ns;          /* when the pool is next cut to the recent peak */
     /* Provided buffer ring for multishot receive (NULL: single-shot fallback). */
     struct io_uring_buf_ring *br;
     char *br_bufs;
@@ -220,6 +222,8 @@ void uc_conn_close_idle(struct uc_worker *w);
 bool uc_conn_setup_multishot(struct uc_worker *w);
 /* Hand the buffers given back since the last call to the kernel. */
 void uc_conn_buffers_advance(struct uc_worker *w);
+/* Cut the pool of free request states to what the last few seconds needed. */
+void uc_conn_pool_trim(struct uc_worker *w);
 void uc_worker_pool_free(struct uc_worker *w);
 
 /* respond.c: the planner (route -> index -> open -> preconditions -> ranges -> plan) */

@@ -272,6 +272,7 @@ static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
         return;
     case OP_TICK:
         uc_conn_timers(w);
+        uc_conn_pool_trim(w);
         flush_log(w);
         if (w->acc && w->acc->n && w->wall_s > w->acc->since)
             uc_access_hand_over(w->d->access, w->acc); /* at most a second old */
