@@ -502,14 +502,15 @@ void uc_conn_on_recv(struct uc_conn *c, const struct uc_cqe *cqe)
          * still wanted. Receiving stops; want_head() closes once they are sent. */
         c->rd_eof = true;
         return;
-    } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
+    } else if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED && res != -EAGAIN)) {
         uc_conn_close(c); /* end of input, or the socket failed */
         return;
     }
     if (!last || c->recv_armed)
         return;
-    /* Receiving stopped (single-shot done, buffers ran out, backpressure, fallback):
-     * resume where the connection wants input now. */
+    /* Receiving stopped (single-shot done, buffers ran out, backpressure, fallback, or
+     * EAGAIN from io-wq on the non-blocking socket): resume where the connection wants
+     * input now. */
     if (c->state == C_LINGER)
         arm_recv(c);
     else if (c->state == C_READ_HEAD)

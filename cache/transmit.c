@@ -386,6 +386,10 @@ void uc_tx_on_complete(struct uc_conn *c, enum uc_op op, int res)
         pump_direct(c);
         return;
     }
+    if (res == -EAGAIN) { /* OP_SEND handed to io-wq, on the non-blocking socket */
+        wait_writable(c); /* and pump_direct() sends the rest of the memory pieces */
+        return;
+    }
     if (res <= 0) { /* OP_SEND: the client went away, or the socket failed */
         uc_conn_close(c);
         return;

@@ -121,7 +121,12 @@ static void worker_submit(struct uc_worker *w, struct io_uring_sqe *sqe, enum uc
 static void arm_accept(struct uc_worker *w)
 {
     struct io_uring_sqe *sqe = uc_sqe(w);
-    io_uring_prep_multishot_accept(sqe, w->lfd, NULL, NULL, SOCK_CLOEXEC);
+    /* Non-blocking: transmit.c's sendfile and splice run on the loop and must return
+     * EAGAIN when the socket is full. A blocking socket made one client that stopped
+     * reading (on a real link, with a small send buffer) stop the whole worker. The
+     * ring's own sends and receives poll either way; the EAGAIN one handed to io-wq
+     * can then return is retried (conn.c, transmit.c). */
+    io_uring_prep_multishot_accept(sqe, w->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     worker_submit(w, sqe, OP_ACCEPT);
     w->accepts_armed++;
 }

@@ -332,6 +332,14 @@ exec 3>&-
 check "stalled reader cut off after ~5 s ($ms ms)" test "$ms" -ge 4500 -a "$ms" -lt 8000
 check "stalled reader got a part only ($got bytes)" test "$got" -lt $((48 * 1024 * 1024))
 check "still serving after a stalled reader" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
+# A reader that never reads, with a small MSS and receive window as on a slow link: the
+# server's send buffer is small and fills. While it is full the worker keeps serving
+# others: from the page cache (sendfile) and from the disk (the splice path) alike.
+BIGF=$T/s/store$(url_of "$T/src/big.bin")
+cat "$BIGF" >/dev/null
+check "a stuck reader of a cached file holds up no one" $PY stuck "$P" "$(url_of "$T/src/big.bin")" "$U" "$T/src/small.cab"
+python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$BIGF"
+check "a stuck reader of a file on disk holds up no one" $PY stuck "$P" "$(url_of "$T/src/big.bin")" "$U" "$T/src/small.cab"
 
 # --- Access log, rotation on SIGUSR1, SIGTERM.
 # A request line of quotes (each escaped to 4 bytes) and a 3000-byte User-Agent: the

@@ -241,6 +241,38 @@ def scenario_silent(port, url, count):
         sk.close()
 
 
+def scenario_stuck(port, big_url, small_url, small_path):
+    """A client that asks for a large file and never reads, with a small MSS and receive
+    buffer as on a slow real link (on loopback the 64 KiB MSS makes the server's send
+    buffer large enough to hide it): the server's send buffer stays small and fills. The
+    worker must not wait in the kernel for that socket: other connections are served."""
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    stuck.settimeout(TIMEOUT)
+    stuck.connect(("127.0.0.1", port))
+    stuck.sendall(b"GET " + big_url.encode() + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    time.sleep(1.0)  # the server has filled what the socket takes
+    want = read_file(small_path)
+    for i in range(3):
+        t0 = time.monotonic()
+        s = connect(port)
+        s.settimeout(3.0)
+        try:
+            s.sendall(get(small_url))
+            data = read_until_close(s)
+        except OSError as e:
+            fail("request %d beside the stuck reader: %s" % (i + 1, e))
+        s.close()
+        ms = (time.monotonic() - t0) * 1000
+        if not data.endswith(want) or b" 200 " not in data[:20]:
+            fail("request %d beside the stuck reader got %d bytes in %.0f ms, not the file"
+                 % (i + 1, len(data), ms))
+        if ms > 2000:
+            fail("request %d beside the stuck reader took %.0f ms" % (i + 1, ms))
+    stuck.close()
+
+
 SCENARIOS = {
     "reuse": scenario_reuse,
     "head_error": scenario_head_error,
@@ -249,6 +281,7 @@ SCENARIOS = {
     "expect": scenario_expect,
     "absform": scenario_absform,
     "silent": scenario_silent,
+    "stuck": scenario_stuck,
 }
 
 if __name__ == "__main__":
