@@ -114,6 +114,7 @@ check "a small cold file" test "$(get "$O$(content_url "$T/src/small.cab")" "$T/
 check "a small cold file: its bytes" cmp -s "$T/small.got" "$T/src/small.cab"
 
 # --- Many clients on one cold file.
+started0=$(metric "$OP" 'updcache_fills_total{event="started"}')
 pids=()
 for i in $(seq 12); do
     curl -sS -m 60 -o "$T/many.$i" "$O$(content_url "$T/src/many.cab")" &
@@ -125,7 +126,10 @@ for i in $(seq 12); do cmp -s "$T/many.$i" "$T/src/many.cab" && all=$((all + 1))
 check "12 concurrent clients on a cold file: all got its bytes ($all of 12)" test "$all" = 12
 sleep 1.5
 check "12 clients: each block fetched from the root once" test "$(root_gets "$T/src/many.cab")" = "$(blocks_of "$T/src/many.cab")"
-check "12 clients: one fill, the others joined" test "$(metric "$OP" 'updcache_fills_total{event="joined"}')" -ge 11
+# One fill for all: how many joined it and how many came after it was published depends
+# on how fast the 12 curls start (a loaded CI machine starts them slowly).
+check "12 clients: one fill started for them" test "$(metric "$OP" 'updcache_fills_total{event="started"}')" = $((started0 + 1))
+check "12 clients: at least one joined the running fill" test "$(metric "$OP" 'updcache_fills_total{event="joined"}')" -ge 1
 
 # --- Range first, through a slow relay.
 kill "$OD_PID"
