@@ -35,6 +35,22 @@ int uc_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+int uc_write_maybe_direct(int fd, bool *direct, const void *buf, size_t len)
+{
+    if (*direct && len % UC_DIRECT_ALIGN == 0) {
+        int rc = uc_write_all(fd, buf, len);
+        if (rc != -EINVAL)
+            return rc;
+    }
+    if (*direct) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_DIRECT))
+            return -errno;
+        *direct = false;
+    }
+    return uc_write_all(fd, buf, len);
+}
+
 static int positioned_all(int fd, char *p, size_t len, uint64_t off, bool write)
 {
     while (len) {

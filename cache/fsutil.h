@@ -4,12 +4,24 @@
 #ifndef UC_FSUTIL_H
 #define UC_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 /* write() until all of buf is written; returns 0 or -errno. */
 int uc_write_all(int fd, const void *buf, size_t len);
+#define UC_DIRECT_ALIGN 4096 /* what O_DIRECT asks of buffers, offsets and lengths here */
+
+/*
+ * uc_write_all() through O_DIRECT while *direct and len is a multiple of UC_DIRECT_ALIGN (buf and
+ * the file offset aligned by the caller); otherwise, or when the file system refuses
+ * direct I/O, O_DIRECT is cleared on fd, *direct set false, and the bytes go through
+ * the page cache. With O_DIRECT the device reads the caller's buffer: the bytes just
+ * hashed there are the bytes written, with no copy into the page cache (which costs
+ * more kernel CPU than hashing them, and pushes the daemon's hot files out).
+ */
+int uc_write_maybe_direct(int fd, bool *direct, const void *buf, size_t len);
 /* pwrite()/pread() all of len bytes at off; 0 or -errno (-EIO: end of file first). */
 int uc_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int uc_pread_all(int fd, void *buf, size_t len, uint64_t off);

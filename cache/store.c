@@ -304,28 +304,6 @@ int uc_store_check_space(struct uc_store *st, uint64_t need, struct uc_errbuf *e
     return uc_evict_make_room(st, need, UC_ROOM_CAP | UC_ROOM_FLOOR, eb);
 }
 
-/*
- * With O_DIRECT the device reads whole blocks straight from our aligned buffer: the
- * bytes just hashed are the bytes written, with no copy into the page cache (which costs
- * more kernel CPU than hashing them, and would push the daemon's hot files out). A
- * file's tail, or a file system that refuses direct I/O, goes through the page cache.
- */
-static int write_chunk(int dst, bool *direct, const uint8_t *buf, size_t n)
-{
-    if (*direct && n % UC_DIRECT_ALIGN == 0) {
-        int rc = uc_write_all(dst, buf, n);
-        if (rc != -EINVAL)
-            return rc;
-    }
-    if (*direct) {
-        int fl = fcntl(dst, F_GETFL);
-        if (fl < 0 || fcntl(dst, F_SETFL, fl & ~O_DIRECT))
-            return -errno;
-        *direct = false;
-    }
-    return uc_write_all(dst, buf, n);
-}
-
 static int copy_hash(int src, int dst, bool direct, struct uc_staged *out,
                      _Atomic uint64_t *progress, struct uc_errbuf *eb)
 {
@@ -358,7 +336,7 @@ static int copy_hash(int src, int dst, bool direct, struct uc_staged *out,
         }
         /* Hash exactly the bytes that are written: the digest describes the tmp file. */
         uc_hasher_update(&h, buf, (size_t)n);
-        rc = write_chunk(dst, &direct, buf, (size_t)n);
+        rc = uc_write_maybe_direct(dst, &direct, buf, (size_t)n);
         if (rc) {
             uc_errf(eb, rc, "%s: writing tmp/%s: %s%s", label, tmp_name, uc_strerror(rc),
                     rc == -ENOSPC ? "; free space on the store's file system and re-run" : "");

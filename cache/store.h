@@ -35,7 +35,6 @@
 
 /* Files at least this large are written to tmp/ with O_DIRECT where the file system allows. */
 #define UC_DIRECT_MIN (8 * 1024 * 1024)
-#define UC_DIRECT_ALIGN 4096
 
 struct uc_store {
     char *root;  /* owned */

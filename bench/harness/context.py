@@ -51,6 +51,7 @@ class Run:
         self.server_cpu = SERVER_CPU
         self.gen_cpu = GEN_CPU
         self.ncpu = os.cpu_count()  # before this process pins itself to one core
+        self.all_cpus = "0-%d" % (self.ncpu - 1)  # taskset for a process free to use them all
         self.rec = Records()
         self.runs = collections.defaultdict(list)  # scenario -> raw run records for --out
         self.plot = []  # rows of the ratio chart

@@ -35,6 +35,7 @@ class Server:
         self.pids = []
         self.na = None  # why it has no figures
         self.env = None  # extra environment variables of the server process
+        self.cpus = run.server_cpu  # taskset's core list: one core, or run.all_cpus
 
     # ----------------------------------------------------------- per server
 
@@ -64,7 +65,7 @@ class Server:
         conf = self.configure(port)
         log = open(os.path.join(self.prefix, "stdout.log"), "ab")
         env = dict(os.environ, **self.env) if self.env else None
-        self.proc = subprocess.Popen(spawn.pinned(self.run.server_cpu, self.command(conf)), env=env,
+        self.proc = subprocess.Popen(spawn.pinned(self.cpus, self.command(conf)), env=env,
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
@@ -92,8 +93,8 @@ class Server:
             if self.wait_ready():
                 # Its workers, listed once (no scan per RSS sample, on the generator's core).
                 self.pids = [self.proc.pid] + procfs.children(self.proc.pid)
-                note("%s: pid %d, port %d, pinned to core %d%s" % (
-                    self.key, self.proc.pid, port, self.run.server_cpu, self.started_note()))
+                note("%s: pid %d, port %d, on core(s) %s%s" % (
+                    self.key, self.proc.pid, port, self.cpus, self.started_note()))
                 return True
             self.stop()
         self.na = "n/a (did not start)"
