@@ -246,7 +246,7 @@ struct xfer {
 /*
  * Hash what is buffered and write it, from the same buffer: the digest describes the
  * bytes in the part file, and with O_DIRECT they never pass through the page cache
- * (its copy and writeback were a third of sync's CPU). A failed write leaves the part
+ * (its copy and writeback were about half of sync's CPU). A failed write leaves the part
  * holding a prefix of the body, which a resume hashes again from the file.
  */
 static bool put_buffered(struct xfer *x)
