@@ -28,7 +28,7 @@ for n in 1 2; do
     ports+=("$PP")
 done
 
-H=$((20000 + RANDOM % 30000))
+H=$((20000 + RANDOM % 12000))
 cat >"$T/haproxy.cfg" <<EOF
 global
     maxconn 256

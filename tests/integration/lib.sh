@@ -163,11 +163,13 @@ content_url() {
 # start_tls_daemon UPDCACHED CONF PORTSFILE ERRFILE: pick a free pair of ports P (TLS) and
 # P-1 (plain), write "https_port = P" into CONF's [server] section, start the daemon and
 # wait for its port file. A pair taken in between makes the daemon exit with "Address
-# already in use": retried with another pair. Sets DPID, P (TLS) and PP (plain).
+# already in use": retried with another pair. Pairs are picked below the ephemeral range
+# (32768 up), where clients of the tests running beside take their ports. Sets DPID, P
+# (TLS) and PP (plain).
 start_tls_daemon() {
     local ucd=$1 conf=$2 ports=$3 err=$4 try
     for try in 1 2 3 4 5 6 7 8; do
-        P=$((20000 + RANDOM % 30000))
+        P=$((20000 + RANDOM % 12000))
         if ss -Htln "( sport = :$P or sport = :$((P - 1)) )" | grep -q .; then continue; fi
         sed -i "/^https_port *=/d; s/^\[server\]\$/[server]\nhttps_port = $P/" "$conf"
         rm -f "$ports"
