@@ -498,7 +498,7 @@ static bool pick(struct uc_fills *fs, struct uc_fill *f, size_t *out)
 static void finish(struct uc_fills *fs, struct uc_fill *f)
 {
     struct uc_digest dg;
-    int rc = lseek(f->fd, 0, SEEK_SET) < 0 ? -errno : uc_hash_fd(f->fd, UC_HASH_ALL, &dg, NULL);
+    int rc = uc_hash_fd_split(f->fd, &dg);
     if (rc) {
         fail(f, 503, "tmp/%s: reading it back: %s", f->tmp_name, strerror(-rc));
         return;

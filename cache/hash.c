@@ -214,3 +214,82 @@ int uc_hash_fd(int fd, enum uc_hash_what what, struct uc_digest *out, _Atomic ui
     uc_hasher_free(&h);
     return rc;
 }
+
+/* One digest of a whole file read by pread from offset 0; for uc_hash_fd_split(). */
+struct one_pass {
+    int fd;
+    const EVP_MD *md; /* NULL: none, XXH3 only */
+    bool xxh;
+    uint8_t md_out[UC_SHA256_LEN];
+    XXH128_canonical_t xxh_out;
+    uint64_t size;
+    int rc;
+};
+
+static void *one_pass_run(void *arg)
+{
+    struct one_pass *p = arg;
+    p->rc = -ENOMEM;
+    EVP_MD_CTX *c = p->md ? EVP_MD_CTX_new() : NULL;
+    XXH3_state_t *x = p->xxh ? XXH3_createState() : NULL;
+    uint8_t *buf = malloc(UC_HASH_CHUNK);
+    if (!buf || (p->md && !c) || (p->xxh && !x))
+        goto out;
+    p->rc = UC_ECRYPTO;
+    if (c && !EVP_DigestInit_ex(c, p->md, NULL))
+        goto out;
+    if (x)
+        XXH3_128bits_reset(x);
+    for (p->size = 0;;) {
+        ssize_t n = pread(p->fd, buf, UC_HASH_CHUNK, (off_t)p->size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            p->rc = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (c && !EVP_DigestUpdate(c, buf, (size_t)n))
+            goto out;
+        if (x)
+            XXH3_128bits_update(x, buf, (size_t)n);
+        p->size += (uint64_t)n;
+    }
+    unsigned len = 0;
+    if (c && !EVP_DigestFinal_ex(c, p->md_out, &len))
+        goto out;
+    if (x)
+        XXH128_canonicalFromHash(&p->xxh_out, XXH3_128bits_digest(x));
+    p->rc = 0;
+out:
+    free(buf);
+    XXH3_freeState(x);
+    EVP_MD_CTX_free(c);
+    return NULL;
+}
+
+int uc_hash_fd_split(int fd, struct uc_digest *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_once(&md_once, fetch_mds);
+    if (!md_sha1 || !md_sha256)
+        return UC_ECRYPTO;
+    struct one_pass a = {.fd = fd, .md = md_sha1, .xxh = true}, b = {.fd = fd, .md = md_sha256};
+    pthread_t t;
+    bool two = pthread_create(&t, NULL, one_pass_run, &b) == 0;
+    one_pass_run(&a);
+    if (two)
+        pthread_join(t, NULL);
+    else
+        one_pass_run(&b);
+    if (a.rc || b.rc)
+        return a.rc ? a.rc : b.rc;
+    if (a.size != b.size) /* the file changed under us: neither digest describes it */
+        return -EIO;
+    out->size = a.size;
+    memcpy(out->sha1, a.md_out, UC_SHA1_LEN);
+    memcpy(out->sha256, b.md_out, UC_SHA256_LEN);
+    memcpy(out->xxh128, a.xxh_out.digest, UC_XXH128_LEN);
+    return 0;
+}
