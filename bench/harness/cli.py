@@ -65,9 +65,10 @@ other than 200 make its rates x and the exit status 1.
 
 sync: `updcache sync --once` (parallel 8) into a fresh downstream store from a root updcached
 with TLS publishing 16x128 MiB = 2 GiB (--quick: 8x128 MiB = 1 GiB) as signed updates of 4
-files, alternated in each round with curl -P8 fetching the same files to /dev/null; the
+files, in rotating order with `updcache add` of the same files into a fresh store and curl
+-P8 fetching them to /dev/null, every process free to use every core (issue 14); the
 hashing limit L = cores/(1/sha1 + 1/sha256 + 1/xxh128) is measured each round as
-bench/ingest does. Rows: both rates (MB = 10^6 bytes), L, and sync / min(L, curl). A sync
+bench/ingest does. Rows: the rates (MB = 10^6 bytes), L, and sync / add. A sync or add
 run that fails or does not verify makes its round x, exit status 1.
 
 access: hot4k-64 and distinct4k against two updcached on copies of the store (files
@@ -85,6 +86,11 @@ published file (a wrong one makes the case x); rows: completion time, TTFB, byte
 from the root (its access log), wrong bytes delivered under tamper, and updcache over the
 best peer per round. Targets of issue 13 in the footnote. --rounds as elsewhere; about
 2 minutes a round.
+
+fill-ingest (on demand only): issue 14's fill figure. A root updcached publishing a 1 GiB
+file and an on-demand updcached in front (a fresh store each round); one cold curl; the
+time until the client is done and until the fill is published, against `updcache add` of
+the same file in the same rounds, unpinned. Rows: the rates and published / add.
 
 soak (on demand only, updcached alone): the bits, do-ranges and express mixes at once with
 bodies checked, 5,000 idle keep-alive connections, a slowloris trickle that must be cut
