@@ -66,6 +66,22 @@ class Lab:
         if rc:
             raise Fatal("updcache add failed at '%s' (see %s)" % (title, log))
 
+    def fresh_add(self, d, title, files):
+        """An empty store in d (made anew) and the `updcache add` command that publishes
+        files into it as one update with this lab's key: (its config, the command)."""
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        conf_path = os.path.join(d, "updcache.conf")
+        with open(conf_path, "w") as f:
+            f.write("[server]\nstore = %s\n" % os.path.join(d, "store"))
+        return conf_path, [self.run.updcache, "add", "--config", conf_path, "--key",
+                           os.path.join(self.dir, "publisher.key"), "--title", title] + files
+
+    def sha1s(self, conf_path):
+        """The SHA-1s `updcache ls --files` lists for a store, sorted ([] if it fails)."""
+        ls = spawn.output([self.run.updcache, "ls", "--files", "--config", conf_path], 120) or ""
+        return sorted(l.split("\t")[1] for l in ls.splitlines() if "\t" in l)
+
     def set_stamp(self, stamp):
         with open(os.path.join(self.dir, "stamp"), "w") as f:
             f.write(stamp + "\n")

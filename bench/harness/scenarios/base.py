@@ -2,6 +2,7 @@
 to the table; LoadScenario is one updcache-bench load against each content server in
 alternated rounds (runner.py), with the rows of a request-bound or a byte-bound load."""
 from .. import runner
+from ..context import note
 from ..loadgen import errors_of
 
 # The rows of a scenario about requests (small files), or about bytes (large files, ranges).
@@ -29,6 +30,12 @@ class Scenario:
 
     def footnote(self, run):
         return None
+
+    def fail_na(self, run, why):
+        """The scenario cannot run (or stopped): its rows say why, the exit status is 1."""
+        self.na = "n/a (%s)" % why
+        run.failed(self.name)
+        note("ERROR: %s: %s (logs in %s)" % (self.name, why, run.work))
 
     def na_of(self, run, column):
         s = run.servers.get(column)

@@ -104,11 +104,6 @@ class Scenario(Base):
         self.wrong = {f: [] for f in FRONTS}  # "b r2: 3 of 32 clients wrong" and the like
         self.tamper = {f: [] for f in FRONTS}  # per round: differing bytes, or None
 
-    def fail_na(self, run, why):
-        self.na = "n/a (%s)" % why
-        run.failed(self.name)
-        note("ERROR: fill: %s (logs in %s)" % (why, run.work))
-
     # ------------------------------------------------------------------ set-up
 
     def prepare(self, run):

@@ -33,11 +33,6 @@ class Scenario(Base):
         self.na = None
         self.root = self.front = None
 
-    def fail_na(self, run, why):
-        self.na = "n/a (%s)" % why
-        run.failed(self.name)
-        note("ERROR: fill-ingest: %s (logs in %s)" % (why, run.work))
-
     def prepare(self, run):
         if not run.have_updcached():
             self.na = "n/a (updcached not built yet)"
@@ -142,24 +137,17 @@ class Scenario(Base):
     def add_run(self, run, r):
         """`updcache add` of the root's file into a fresh store: MB/s and CPU s, or Nones."""
         d = run.wpath("fill-ingest-add")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        aconf = os.path.join(d, "updcache.conf")
-        with open(aconf, "w") as fh:
-            fh.write("[server]\nstore = %s\n" % os.path.join(d, "store"))
+        aconf, cmd = self.lab.fresh_add(d, "bench add", [self.f.path])
         log = run.wpath("fill-ingest-add-%d.log" % r)
         spawn.run(["sync", "-f", run.work], os.devnull, 120)
         c0 = os.times()
         t0 = time.monotonic()
-        rc = spawn.run(spawn.pinned(run.all_cpus, [run.updcache, "add", "--config", aconf, "--key",
-                                                   os.path.join(self.lab.dir, "publisher.key"), "--title",
-                                                   "bench add", self.f.path]), log, LIMIT,
-                       env=dict(os.environ, UPDCACHE_NO_PROGRESS="1"))
+        rc = spawn.run(spawn.pinned(run.all_cpus, cmd), log, LIMIT, env=dict(os.environ, UPDCACHE_NO_PROGRESS="1"))
         secs = time.monotonic() - t0
         c1 = os.times()
-        ls = spawn.output([run.updcache, "ls", "--files", "--config", aconf], 120) or ""
+        got = self.lab.sha1s(aconf)
         shutil.rmtree(d, ignore_errors=True)
-        if rc or self.f.sha1 not in ls:
+        if rc or got != [self.f.sha1]:
             note("ERROR: fill-ingest round %d: updcache add failed (exit %d, see %s)" % (r, rc, log))
             run.failed(self.name)
             return None, None

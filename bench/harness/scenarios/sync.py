@@ -75,11 +75,6 @@ class Scenario(Base):
         self.root = None
         self.proto = self.res = self.fs = None
 
-    def fail_na(self, run, why):
-        self.na = "n/a (%s)" % why
-        run.failed(self.name)
-        note("ERROR: sync: %s (logs in %s)" % (why, run.work))
-
     def prepare(self, run):
         if not run.have_updcached():
             self.na = "n/a (updcached not built yet)"
@@ -167,21 +162,13 @@ class Scenario(Base):
         fresh store: the same hashing, O_DIRECT writing and fsync as sync, without the
         network. MB/s, or None unless it exits 0 and lists every file."""
         d = run.wpath("sync-add")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        aconf = os.path.join(d, "updcache.conf")
-        with open(aconf, "w") as f:
-            f.write("[server]\nstore = %s\n" % os.path.join(d, "store"))
+        aconf, cmd = self.lab.fresh_add(d, "bench add %d" % r, self.src)
         log = run.wpath("sync-add-%d.log" % r)
-        env = dict(os.environ, UPDCACHE_NO_PROGRESS="1")
         t = Timed(run, self.root)
-        rc = spawn.run(spawn.pinned(run.all_cpus, [run.updcache, "add", "--config", aconf, "--key",
-                                                   os.path.join(self.lab.dir, "publisher.key"), "--title",
-                                                   "bench add %d" % r] + self.src), log, 900, env=env)
+        rc = spawn.run(spawn.pinned(run.all_cpus, cmd), log, 900, env=dict(os.environ, UPDCACHE_NO_PROGRESS="1"))
         t.end()
         mbps = self.total / t.wall_s / 1e6
-        ls = spawn.output([run.updcache, "ls", "--files", "--config", aconf], 120) or ""
-        got = sorted(l.split("\t")[1] for l in ls.splitlines() if "\t" in l)
+        got = self.lab.sha1s(aconf)
         shutil.rmtree(d, ignore_errors=True)
         if rc or got != self.root_sha1s:
             note("ERROR: sync round %d: updcache add failed (exit %s, %d files listed; see %s)" % (
