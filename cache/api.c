@@ -8,6 +8,7 @@
 #include "dsse.h"
 #include "reports.h"
 #include "route.h"
+#include "status_page.h"
 #include "strparse.h"
 #include "textbuf.h"
 
@@ -181,25 +182,41 @@ static void issue(struct uc_daemon *d, const struct uc_settings *s, enum uc_role
     json_answer(r, 200, json_pack("{s:s, s:s}", "cookie", cookie, "expires", when));
 }
 
+/* HTTP Basic credentials, decoded into raw (NUL-terminated): a pointer to the ':' between
+ * the user and the password, or NULL when the header is absent or malformed. */
+#define BASIC_CAP (3 * 256 / 4 + 4)
+static char *basic(const struct uc_api_req *q, char raw[BASIC_CAP], bool *present)
+{
+    const char *a = q->authorization;
+    *present = a && strncasecmp(a, "Basic ", 6) == 0;
+    if (!*present)
+        return NULL;
+    a += 6;
+    while (*a == ' ')
+        a++;
+    size_t n = strlen(a);
+    int m = n && n <= 256 && n % 4 == 0
+                ? EVP_DecodeBlock((unsigned char *)raw, (const unsigned char *)a, (int)n)
+                : -1;
+    if (m <= 0)
+        return NULL;
+    m -= (a[n - 1] == '=') + (a[n - 2] == '=');
+    raw[m] = 0;
+    char *colon = memchr(raw, ':', (size_t)m);
+    return colon && !memchr(raw, 0, (size_t)m) ? colon : NULL;
+}
+
 static void dss_token(struct uc_daemon *d, const struct uc_settings *s, const struct uc_api_req *q,
                       struct uc_api_resp *r)
 {
-    const char *a = q->authorization;
-    if (!a || strncasecmp(a, "Basic ", 6) != 0) {
+    char raw[BASIC_CAP];
+    bool present;
+    char *colon = basic(q, raw, &present);
+    if (!present) {
         unauthorized(d, r, "Basic", "HTTP Basic credentials (downstream id and secret) required");
         return;
     }
-    a += 6;
-    size_t n = strlen(a);
-    unsigned char raw[3 * 256 / 4 + 4];
-    int m =
-        n && n <= 256 && n % 4 == 0 ? EVP_DecodeBlock(raw, (const unsigned char *)a, (int)n) : -1;
-    if (m > 0) {
-        m -= (a[n - 1] == '=') + (a[n - 2] == '=');
-        raw[m] = 0;
-    }
-    char *colon = m > 0 ? memchr(raw, ':', (size_t)m) : NULL;
-    if (!colon || memchr(raw, 0, (size_t)m)) {
+    if (!colon) {
         unauthorized(d, r, "Basic", "malformed Basic credentials");
         return;
     }
@@ -427,6 +444,34 @@ static void block_list(struct uc_daemon *d, const char *hex, struct uc_api_resp 
         set_body(r, 200, "application/octet-stream", body, n * UC_SHA256_LEN);
 }
 
+/* The admin token: as Bearer (scripts), or as the password of HTTP Basic, whatever the
+ * user name, so that a browser asked by the status page's challenge can send it. */
+static const char *admin_token(const struct uc_api_req *q, char raw[BASIC_CAP])
+{
+    const char *tok = bearer(q);
+    bool present;
+    char *colon = tok ? NULL : basic(q, raw, &present);
+    return tok ? tok : colon ? colon + 1 : NULL;
+}
+
+static void status_page(struct uc_daemon *d, const struct uc_settings *s,
+                        const struct uc_metrics *sum, const struct uc_metrics_extra *x,
+                        struct uc_api_resp *r)
+{
+    uint64_t steps[UC_HISTORY_SLOTS];
+    struct uc_status_chart c = {.steps = steps, .step_s = UC_HISTORY_STEP_S};
+    int64_t end;
+    c.n = uc_history_read(&d->history, steps, UC_HISTORY_SLOTS, &c.current, &end);
+    size_t len;
+    char *page = uc_status_page(sum, x, &c, s->cfg.name, (int64_t)time(NULL), &len);
+    if (!page) {
+        error(r, 503, "internal", "out of memory");
+        return;
+    }
+    set_body(r, 200, "text/html; charset=utf-8", page, len);
+    r->page = true;
+}
+
 static void admin(struct uc_daemon *d, const struct uc_settings *s, const struct uc_api_req *q,
                   const char *sub, struct uc_api_resp *r)
 {
@@ -435,13 +480,18 @@ static void admin(struct uc_daemon *d, const struct uc_settings *s, const struct
         error(r, 403, "forbidden", "no [auth] admin_token is configured on this server");
         return;
     }
-    const char *tok = bearer(q);
+    char raw[BASIC_CAP];
+    const char *tok = admin_token(q, raw);
     if (!tok || !secret_eq(tok, want)) {
         fprintf(stderr, "updcached: tls: %s: APIRemoting30: %s admin token\n", q->peer,
                 tok ? "wrong" : "missing");
-        unauthorized(d, r, "Bearer", tok ? "wrong admin token" : "admin token required");
+        /* the page challenges with Basic: a browser then asks its user for the token */
+        unauthorized(d, r, eq_ci(sub, "status") ? "Basic" : "Bearer",
+                     tok ? "wrong admin token" : "admin token required");
+        OPENSSL_cleanse(raw, sizeof(raw));
         return;
     }
+    OPENSSL_cleanse(raw, sizeof(raw));
     struct uc_metrics sum;
     struct uc_metrics_extra x;
     uc_metrics_sum(d->shards, d->nworkers + 1, &sum);
@@ -458,8 +508,10 @@ static void admin(struct uc_daemon *d, const struct uc_settings *s, const struct
             set_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", t, strlen(t));
         else
             error(r, 503, "internal", "out of memory");
+    } else if (eq_ci(sub, "status")) {
+        status_page(d, s, &sum, &x, r);
     } else {
-        error(r, 404, "not_found", "APIRemoting30 has stats and metrics");
+        error(r, 404, "not_found", "APIRemoting30 has stats, metrics and status");
     }
 }
 
@@ -688,6 +740,7 @@ void uc_api_metrics_extra(struct uc_daemon *d, struct uc_metrics_extra *x)
     x->sync_runs = st.sync_runs;
     x->sync_files = st.sync_files;
     x->sync_bytes = st.sync_bytes;
+    x->sync_last = st.sync_last;
     x->verify_failures = st.verify_failures;
     x->content_bytes = st.content_bytes;
     x->evictable_bytes = st.evictable_bytes;
@@ -702,6 +755,7 @@ void uc_api_metrics_extra(struct uc_daemon *d, struct uc_metrics_extra *x)
     x->fill_block_failures = atomic_load(&f->block_failures);
     x->fill_failed = atomic_load(&f->failed);
     x->fill_published = atomic_load(&f->published);
+    x->fill_active = atomic_load(&f->active);
     x->fill_first_byte_ns_sum = atomic_load(&f->first_byte_ns_sum);
     x->fill_first_byte_count = atomic_load(&f->first_byte_count);
 }

@@ -9,7 +9,7 @@
  *   GET  /ServerSyncWebService/config    dss cookie: name, ports, content URL, keys
  *   GET  /ClientWebService/updates       client cookie: envelopes
  *   GET  /ClientWebService/files/<SHA1>  client cookie: a file's digests and plain URL
- *   GET  /APIRemoting30/stats, /metrics  admin token
+ *   GET  /APIRemoting30/stats, /metrics, /status   admin token (Bearer, or Basic password)
  *   POST /ReportingWebService/events, /Inventory/report   client reports
  *   GET  /SelfUpdate/...                 static files (answered with an fd)
  *
@@ -43,7 +43,8 @@ struct uc_api_resp {
     size_t len;
     const char *hname; /* one extra header (WWW-Authenticate, Allow), or NULL */
     char hvalue[128];
-    int fd; /* SelfUpdate: serve this file (size bytes), else -1 */
+    bool page; /* an HTML page for a browser: sent with a policy that forbids outside loads */
+    int fd;    /* SelfUpdate: serve this file (size bytes), else -1 */
     uint64_t size;
     int64_t mtime;
     enum uc_root root; /* for the metrics */

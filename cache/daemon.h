@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "cookie.h"
+#include "history.h"
 #include "http_parse.h"
 #include "metrics.h"
 #include "store.h"
@@ -51,6 +52,7 @@ struct uc_daemon {
     struct uc_tls *tls;         /* the companion listener, or NULL without https_port */
     struct uc_fills *fills;     /* fill on miss (fill.h), or NULL when fill = all */
     struct uc_fill_counters fillc;
+    struct uc_history history; /* requests per step, sampled by worker 0 (status page) */
     uint8_t cookie_key[UC_COOKIE_KEY_LEN];
 };
 

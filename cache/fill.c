@@ -223,6 +223,7 @@ struct uc_fill *uc_fill_join(struct uc_fills *fs, const struct uc_file_rec *rec,
     fs->list = f;
     pthread_mutex_unlock(&fs->mu);
     uc_metrics_inc(&fs->c->started);
+    uc_metrics_inc(&fs->c->active);
     curl_multi_wakeup(fs->multi);
     return f;
 }
@@ -256,6 +257,7 @@ static void fail(struct uc_fill *f, int status, const char *fmt, ...)
         flock(f->fd, LOCK_UN); /* the next fill of this file resumes from the part file */
     atomic_store_explicit(&f->outcome, -1, memory_order_release);
     uc_metrics_inc(&f->fs->c->failed);
+    atomic_fetch_sub_explicit(&f->fs->c->active, 1, memory_order_relaxed);
     drop_transfers(f->fs, f);
     notify(f->fs);
 }
@@ -550,6 +552,7 @@ static void finish(struct uc_fills *fs, struct uc_fill *f)
         uc_metrics_inc(&fs->c->published);
     }
     atomic_store_explicit(&f->outcome, 1, memory_order_release);
+    atomic_fetch_sub_explicit(&fs->c->active, 1, memory_order_relaxed);
     notify(fs);
 }
 

@@ -587,7 +587,7 @@ void uc_index_read_stats(struct uc_index *ix, MDB_txn *txn, struct uc_store_stat
         {"stat_evictions", &out->evictions},       {"stat_evicted_bytes", &out->evicted_bytes},
         {"stat_sync_runs", &out->sync_runs},       {"stat_sync_files", &out->sync_files},
         {"stat_sync_bytes", &out->sync_bytes},     {"stat_verify_failures", &out->verify_failures},
-        {"sync_anchor", &out->sync_anchor}};
+        {"sync_anchor", &out->sync_anchor},        {"stat_sync_last", &out->sync_last}};
     for (size_t i = 0; i < UC_ARRAY_LEN(c); i++)
         uc_index_get_u64(ix, txn, c[i].key, c[i].dst); /* absent: stays 0 */
 }

@@ -146,6 +146,7 @@ struct uc_store_stats {
     uint64_t content_bytes, evictable_bytes, evictions, evicted_bytes;
     uint64_t ingest_files, ingest_bytes;
     uint64_t sync_runs, sync_files, sync_bytes, verify_failures, sync_anchor;
+    uint64_t sync_last; /* unix time the last sync run ended; 0: never */
 };
 /* Read them all in txn (a counter never written reads 0). */
 void uc_index_read_stats(struct uc_index *ix, MDB_txn *txn, struct uc_store_stats *out);

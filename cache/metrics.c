@@ -49,6 +49,7 @@ void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metric
         }
         ADD(out->hot_hits, m->hot_hits);
         ADD(out->hot_misses, m->hot_misses);
+        ADD(out->content_hits, m->content_hits);
         ADD(out->file_bytes_sendfile, m->file_bytes_sendfile);
         ADD(out->file_bytes_splice, m->file_bytes_splice);
         ADD(out->reports_accepted, m->reports_accepted);
@@ -142,6 +143,11 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
     single(&t, "updcache_evictions_total", "counter", "Files evicted to make room.", x->evictions);
     single(&t, "updcache_evicted_bytes_total", "counter", "Bytes evicted to make room.",
            x->evicted_bytes);
+    single(&t, "updcache_cache_hits_total", "counter",
+           "GETs and HEADs of a file the store holds (answered without the upstream).",
+           LOAD(m->content_hits));
+    single(&t, "updcache_fills_in_progress", "gauge", "Fills started and not yet ended.",
+           x->fill_active);
     single(&t, "updcache_fill_misses_total", "counter",
            "GETs of a file whose signed record is here and whose bytes are not (SPEC 13).",
            x->fill_misses);
@@ -172,6 +178,8 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
            x->ingest_bytes);
     single(&t, "updcache_sync_runs_total", "counter", "Completed sync runs.", x->sync_runs);
     single(&t, "updcache_sync_files_total", "counter", "Files published by sync.", x->sync_files);
+    single(&t, "updcache_sync_last_run_timestamp_seconds", "gauge",
+           "When the last sync run ended (unix time; 0: never).", x->sync_last);
     single(&t, "updcache_sync_bytes_total", "counter", "Bytes published by sync.", x->sync_bytes);
     single(&t, "updcache_verification_failures_total", "counter",
            "Files that failed digest verification (ingest, sync, verify).", x->verify_failures);
@@ -188,6 +196,17 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
            "Access log lines lost because the log could not be written.",
            LOAD(m->access_log_dropped));
     return uc_text_take(&t, NULL);
+}
+
+uint64_t uc_metrics_requests_total(struct uc_metrics *const *shards, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t s = 0; s < n; s++)
+        for (int p = 0; p < 2; p++)
+            for (int r = 0; r < UC_ROOTS; r++)
+                for (int c = 0; c < UC_MC_COUNT; c++)
+                    total += LOAD(shards[s]->requests[p][r][c]);
+    return total;
 }
 
 char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra *x)
@@ -213,20 +232,21 @@ char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra 
     }
     json_t *root = json_pack(
         "{s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, "
-        "s:{s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I}",
+        "s:{s:I, s:I, s:I, s:I}, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:{s:I, s:I}}",
         "requests", req, "body_bytes_sent", "http", (json_int_t)LOAD(m->body_bytes[0]), "https",
         (json_int_t)LOAD(m->body_bytes[1]), "hot_cache", "hits", (json_int_t)LOAD(m->hot_hits),
         "misses", (json_int_t)LOAD(m->hot_misses), "connections", "http", (json_int_t)x->conns_http,
         "https", (json_int_t)x->conns_https, "store", "files", (json_int_t)x->store_files,
         "updates", (json_int_t)x->store_updates, "ingest", "files", (json_int_t)x->ingest_files,
         "bytes", (json_int_t)x->ingest_bytes, "sync", "runs", (json_int_t)x->sync_runs, "files",
-        (json_int_t)x->sync_files, "bytes", (json_int_t)x->sync_bytes, "verification_failures",
-        (json_int_t)x->verify_failures, "reports", "accepted",
-        (json_int_t)LOAD(m->reports_accepted), "refused", (json_int_t)LOAD(m->reports_refused),
-        "stored", (json_int_t)x->reports_stored, "auth_failures",
-        (json_int_t)LOAD(m->auth_failures), "tls_plain_requests_refused",
+        (json_int_t)x->sync_files, "bytes", (json_int_t)x->sync_bytes, "last_run",
+        (json_int_t)x->sync_last, "verification_failures", (json_int_t)x->verify_failures,
+        "reports", "accepted", (json_int_t)LOAD(m->reports_accepted), "refused",
+        (json_int_t)LOAD(m->reports_refused), "stored", (json_int_t)x->reports_stored,
+        "auth_failures", (json_int_t)LOAD(m->auth_failures), "tls_plain_requests_refused",
         (json_int_t)LOAD(m->tls_plain_refused), "access_log_lines_dropped",
-        (json_int_t)LOAD(m->access_log_dropped));
+        (json_int_t)LOAD(m->access_log_dropped), "cache", "hits", (json_int_t)LOAD(m->content_hits),
+        "misses", (json_int_t)x->fill_misses);
     if (root)
         json_object_set_new(
             root, "content",
@@ -237,10 +257,11 @@ char *uc_metrics_json(const struct uc_metrics *m, const struct uc_metrics_extra 
     if (root)
         json_object_set_new(
             root, "fill",
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "misses",
-                      (json_int_t)x->fill_misses, "started", (json_int_t)x->fill_started, "joined",
-                      (json_int_t)x->fill_joined, "published", (json_int_t)x->fill_published,
-                      "failed", (json_int_t)x->fill_failed, "bytes", (json_int_t)x->fill_bytes,
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "misses",
+                      (json_int_t)x->fill_misses, "in_progress", (json_int_t)x->fill_active,
+                      "started", (json_int_t)x->fill_started, "joined", (json_int_t)x->fill_joined,
+                      "published", (json_int_t)x->fill_published, "failed",
+                      (json_int_t)x->fill_failed, "bytes", (json_int_t)x->fill_bytes,
                       "block_verification_failures", (json_int_t)x->fill_block_failures,
                       "first_verified_byte_ns_sum", (json_int_t)x->fill_first_byte_ns_sum,
                       "first_verified_byte_count", (json_int_t)x->fill_first_byte_count));

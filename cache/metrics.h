@@ -35,6 +35,7 @@ struct uc_metrics {
     _Atomic uint64_t requests[2][UC_ROOTS][UC_MC_COUNT];
     _Atomic uint64_t body_bytes[2];
     _Atomic uint64_t hot_hits, hot_misses;
+    _Atomic uint64_t content_hits;        /* GET/HEAD of a file the store holds (a cache hit) */
     _Atomic uint64_t file_bytes_sendfile; /* file bytes sent from the page cache (transmit.c) */
     _Atomic uint64_t file_bytes_splice;   /* file bytes that were not: file -> pipe -> socket */
     _Atomic uint64_t reports_accepted, reports_refused;
@@ -61,6 +62,7 @@ struct uc_fill_counters {
     _Atomic uint64_t bytes;           /* verified bytes written into part files */
     _Atomic uint64_t block_failures;  /* blocks that did not match their digest */
     _Atomic uint64_t failed, published;
+    _Atomic uint64_t active; /* started and not yet published or failed */
     _Atomic uint64_t first_byte_ns_sum, first_byte_count; /* start to first verified block */
 };
 
@@ -69,14 +71,18 @@ struct uc_metrics_extra {
     uint64_t conns_http, conns_https;
     uint64_t store_files, store_updates;
     uint64_t ingest_files, ingest_bytes, sync_runs, sync_files, sync_bytes, verify_failures;
+    uint64_t sync_last; /* unix time the last sync run ended; 0: never */
     uint64_t content_bytes, evictable_bytes, max_size, evictions, evicted_bytes; /* SPEC §12 */
     uint64_t reports_stored;
     uint64_t fill_misses, fill_started, fill_joined, fill_bytes, fill_block_failures, fill_failed,
-        fill_published, fill_first_byte_ns_sum, fill_first_byte_count;
+        fill_published, fill_active, fill_first_byte_ns_sum, fill_first_byte_count;
 };
 
 /* Sum n shards into out (a plain snapshot). */
 void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metrics *out);
+
+/* Requests counted by n shards, every port, root and status. */
+uint64_t uc_metrics_requests_total(struct uc_metrics *const *shards, size_t n);
 
 /* Prometheus text exposition (version 0.0.4) / the stats JSON; malloc'd, NUL-terminated. */
 char *uc_metrics_prometheus(const struct uc_metrics *sum, const struct uc_metrics_extra *x);

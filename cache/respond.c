@@ -295,6 +295,8 @@ void uc_respond_request(struct uc_conn *c)
         if (present && !c->x->head_only && c->w->acc &&
             uc_access_note(c->w->acc, c->x->rec.sha1, c->w->wall_s))
             uc_access_hand_over(c->w->d->access, c->w->acc);
+        if (present)
+            uc_metrics_inc(&c->w->m->content_hits);
         if (present && (serve_hot(c) || serve_open(c)))
             return;
         if (present)

@@ -206,9 +206,17 @@ static enum MHD_Result respond(struct uc_daemon *d, struct MHD_Connection *c, st
     MHD_add_response_header(resp, "Server", "updcache");
     MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "Cache-Control",
-                            file || r->status != 200 ? "no-store" : "no-cache");
+                            file || r->page || r->status != 200 ? "no-store" : "no-cache");
     if (r->hname)
         MHD_add_response_header(resp, r->hname, r->hvalue);
+    if (r->page) { /* nothing but the page itself: no script, no outside request */
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; style-src 'unsafe-inline'; "
+                                "img-src 'self' data:; form-action 'none'; "
+                                "frame-ancestors 'none'; base-uri 'none'");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (then_close) /* the rest of the stream cannot be trusted to be a next request */
         MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);

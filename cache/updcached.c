@@ -254,6 +254,7 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     pthread_rwlock_init(&d.live_lock, NULL);
+    uc_history_init(&d.history);
     if (uc_cookie_key_new(d.cookie_key)) {
         fprintf(stderr, "updcached: cannot get random bytes for the cookie key\n");
         return 1;
@@ -307,5 +308,6 @@ int main(int argc, char **argv)
         free(d.shards[i]);
     free(d.shards);
     free(threads);
+    uc_history_destroy(&d.history);
     return 0;
 }

@@ -276,6 +276,9 @@ static void dispatch(struct uc_worker *w, const struct uc_cqe *cqe)
         arm_wake(w);
         return;
     case OP_TICK:
+        if (w->id == 0) /* one sampler for the status page's chart */
+            uc_history_sample(&w->d->history, w->wall_s,
+                              uc_metrics_requests_total(w->d->shards, w->d->nworkers + 1));
         uc_conn_timers(w);
         uc_conn_pool_trim(w);
         flush_log(w);

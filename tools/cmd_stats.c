@@ -63,6 +63,7 @@ int cmd_stats(struct uc_cli *cli, int argc, char **argv)
               {"sync_runs", v.sync_runs},
               {"sync_files", v.sync_files},
               {"sync_bytes", v.sync_bytes},
+              {"sync_last_run", v.sync_last},
               {"verification_failures", v.verify_failures},
               {"reports", v.reports},
               {"content_bytes", v.content_bytes},

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 500
@@ -443,6 +444,8 @@ static void count(struct run *r)
         rc = uc_index_add_u64(r->st->ix, txn, "stat_sync_bytes", r->bytes);
     if (!rc)
         rc = uc_index_add_u64(r->st->ix, txn, "stat_verify_failures", r->failed);
+    if (!rc)
+        rc = uc_index_put_u64(r->st->ix, txn, "stat_sync_last", (uint64_t)time(NULL));
     if (rc)
         uc_index_abort(txn);
     else

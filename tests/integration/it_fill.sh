@@ -130,6 +130,7 @@ check "12 clients: each block fetched from the root once" test "$(root_gets "$T/
 # on how fast the 12 curls start (a loaded CI machine starts them slowly).
 check "12 clients: one fill started for them" test "$(metric "$OP" 'updcache_fills_total{event="started"}')" = $((started0 + 1))
 check "12 clients: at least one joined the running fill" test "$(metric "$OP" 'updcache_fills_total{event="joined"}')" -ge 1
+check "12 clients: no fill is left in progress" test "$(metric "$OP" updcache_fills_in_progress)" = 0
 
 # --- Range first, through a slow relay.
 kill "$OD_PID"
@@ -146,6 +147,7 @@ check "a deep range of a cold file: 206" test "$code" = 206
 check "a deep range: exactly its bytes" cmp -s "$T/deep.got" <(tail -c +$((off + 1)) "$T/src/deep.cab" | head -c $MIB)
 # The whole 40 MiB takes 20 s at 2 MiB/s; the range needs two blocks.
 check "a deep range is answered well before the fill is done (${ms} ms; the whole fill takes 20 s)" test "$ms" -lt 5000
+check "a deep range: its fill is counted in progress" test "$(metric "$OP" updcache_fills_in_progress)" = 1
 echo "range first: ${ms} ms for 1 MiB at offset 30 MiB of a cold 40 MiB file behind 2 MiB/s" >&2
 kill "$slow_PID" 2>/dev/null || true
 

@@ -52,6 +52,7 @@ for n in ds1 ds2; do
 done
 "$UC" stats --json --config "$T/ds1/uc.conf" >"$T/ds1.stats"
 check "stats: one sync run, 5 files, 64 MiB+ synced" test "$(jq -c '[.sync_runs, .sync_files, .sync_bytes > 67108864, .updates]' "$T/ds1.stats")" = "[1,5,true,1]"
+check "stats: the last run's end time" test "$(jq ".sync_last_run >= $(($(date +%s) - 300))" "$T/ds1.stats")" = true
 check "stats: the root counted its ingest" test "$("$UC" stats --json --config "$T/root/uc.conf" | jq -c '[.ingest_files, .ingest_bytes]')" = "[5,$((1 + 4096 + 1024 * 1024 + 7 + 64 * 1024 * 1024))]"
 # The envelope at level three is the publisher's, byte for byte, and verifies with its key.
 page() { tls_page "$@"; }
