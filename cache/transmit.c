@@ -24,7 +24,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -53,33 +55,80 @@ struct uc_cachestat {
     uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
 };
 
-/* -1: not known yet; 0: the kernel lacks cachestat (every window is cold); 1: works. */
+/* -1: not known yet; 0: cachestat cannot be used (mincore then); 1: it works. */
 static _Atomic int have_cachestat = -1;
 
-/*
- * Is [off, off + len) of fd in the page cache, so that sendfile() will not wait on a
- * disk read? cachestat counts the pages present; a page still being read in (our own
- * splice's readahead) is present but not up to date, so the last page is also read
- * with RWF_NOWAIT, which fails rather than wait. A page evicted between this probe and
- * the sendfile makes that one sendfile wait: a narrow race, not a path.
- */
-static bool resident(int fd, uint64_t off, uint64_t len)
+/* Pages of [off, off + len) in the page cache, the way fincore counts them: a mapping
+ * never touched (no page is faulted in or read), mincore, unmap. Three calls instead of
+ * one: the fallback for where cachestat is refused. */
+static bool cached_by_mincore(int fd, uint64_t off, uint64_t len)
 {
-    if (have_cachestat == 0)
+    uint64_t start = off / PAGE * PAGE, span = off + len - start;
+    size_t pages = (size_t)((span + PAGE - 1) / PAGE);
+    unsigned char vec[WARM_WINDOW / PAGE + 2]; /* a window, not page-aligned */
+    if (pages > sizeof(vec))
         return false;
+    void *m = mmap(NULL, (size_t)span, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    if (m == MAP_FAILED)
+        return false;
+    int rc = mincore(m, (size_t)span, vec);
+    munmap(m, (size_t)span);
+    if (rc)
+        return false;
+    for (size_t i = 0; i < pages; i++)
+        if (!(vec[i] & 1))
+            return false;
+    return true;
+}
+
+static bool cached_by_cachestat(int fd, uint64_t off, uint64_t len, bool *usable)
+{
     struct uc_cachestat_range r = {off, len};
     struct uc_cachestat cs;
+    *usable = true;
     if (syscall(__NR_cachestat, fd, &r, &cs, 0) != 0) {
-        if (errno == ENOSYS) {
-            have_cachestat = 0;
-            fprintf(stderr, "updcached: no cachestat(2) (Linux < 6.5): file ranges go "
-                            "through splice\n");
+        /* ENOSYS: Linux < 6.5. EPERM: a seccomp filter whose tables predate the call
+         * (systemd 252's SystemCallFilter= on Debian 12 answers it so). */
+        if (errno == ENOSYS || errno == EPERM) {
+            *usable = false;
+            fprintf(stderr,
+                    "updcached: cachestat(2) is %s: the page cache is probed with mincore(2)\n",
+                    errno == ENOSYS ? "not in this kernel (Linux < 6.5)"
+                                    : "refused (a seccomp filter that does not know it)");
         }
         return false;
     }
-    have_cachestat = 1;
     uint64_t pages = (off + len - 1) / PAGE - off / PAGE + 1;
-    if (cs.nr_cache < pages)
+    return cs.nr_cache >= pages;
+}
+
+/*
+ * Is [off, off + len) of fd in the page cache, so that sendfile() will not wait on a
+ * disk read? cachestat counts the pages present (mincore where cachestat is not there);
+ * a page still being read in (our own splice's readahead) is present but not up to
+ * date, so the last page is also read with RWF_NOWAIT, which fails rather than wait. A
+ * page evicted between this probe and the sendfile makes that one sendfile wait: a
+ * narrow race, not a path.
+ */
+static bool resident(int fd, uint64_t off, uint64_t len)
+{
+    int have = atomic_load_explicit(&have_cachestat, memory_order_relaxed);
+    if (have < 0 && getenv("UPDCACHED_NO_CACHESTAT")) { /* tests: the filtered case */
+        atomic_store(&have_cachestat, have = 0);
+        fprintf(stderr, "updcached: UPDCACHED_NO_CACHESTAT: the page cache is probed with "
+                        "mincore(2)\n");
+    }
+    bool cached;
+    if (have != 0) {
+        bool usable;
+        cached = cached_by_cachestat(fd, off, len, &usable);
+        atomic_store_explicit(&have_cachestat, usable ? 1 : 0, memory_order_relaxed);
+        if (!usable)
+            cached = cached_by_mincore(fd, off, len);
+    } else {
+        cached = cached_by_mincore(fd, off, len);
+    }
+    if (!cached)
         return false;
     char b;
     struct iovec iov = {&b, 1};

@@ -34,9 +34,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: updcached [--config F] [--check-config]\n\n"
-            "Serve the store's update files on the plain HTTP port.\n"
+            "Serve the store's update files on the plain HTTP port, and the metadata\n"
+            "on the paired TLS port when [server] https_port is set.\n"
             "  --config F       config file (default %s)\n"
-            "  --check-config   validate the config, print the effective ports, exit 0 or 2\n",
+            "  --check-config   validate the config, print the effective ports, exit 0 or 2\n"
+            "  --version        print the version\n"
+            "  --help           print this help\n",
             UC_CONFIG_DEFAULT);
 }
 
@@ -211,6 +214,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check-config", no_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     const char *path = NULL;
     bool check = false;
@@ -222,6 +226,9 @@ int main(int argc, char **argv)
             check = true;
         } else if (ch == 'h') {
             usage(stdout);
+            return 0;
+        } else if (ch == 'V') {
+            printf("updcached %s\n", UC_VERSION);
             return 0;
         } else {
             usage(stderr);

@@ -6,7 +6,8 @@ PKGS=(build-essential cmake pkg-config clang clang-format git
       liburing-dev libssl-dev openssl liblmdb-dev lmdb-utils libxxhash-dev xxhash libhttp-parser-dev
       libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libinih-dev libcmocka-dev
       jq util-linux coreutils time aria2 curl nginx lighttpd wrk gnuplot-nox
-      python3 python3-prometheus-client testssl.sh bsdextrautils haproxy varnish)
+      python3 python3-prometheus-client testssl.sh bsdextrautils haproxy varnish
+      help2man man-db lintian logrotate chromium fonts-dejavu-core strace)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -40,7 +40,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\nThe config defaults to %s (defaults apply if it does not exist).\n"
-            "Run 'updcache SUBCOMMAND --help' for a subcommand's options.\n"
+            "Run 'updcache SUBCOMMAND --help' for a subcommand's options;\n"
+            "'updcache --version' prints the version.\n"
             "Exit codes: 0 success, 1 failure or problems found, 2 usage or config "
             "error.\n",
             UC_CONFIG_DEFAULT);
@@ -54,6 +55,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return UC_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("updcache %s\n", UC_VERSION);
         return UC_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
