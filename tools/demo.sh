@@ -65,6 +65,7 @@ T="curl -s --cacert $D/pki/ca.pem --resolve $NAME:$S:127.0.0.1"
 echo "  C=\$($T -u demo-downstream:demo-secret -X POST https://$NAME:$S/DSSAuthWebService/token | jq -r .cookie)"
 echo "  $T -H \"Authorization: Bearer \$C\" 'https://$NAME:$S/ServerSyncWebService/updates?since=0&limit=10' | jq ."
 echo "  $T -H 'Authorization: Bearer demo-admin' https://$NAME:$S/APIRemoting30/metrics"
+echo "  $T -u admin:demo-admin https://$NAME:$S/APIRemoting30/status -o status.html   # the status page (a browser asks for the token as password)"
 echo "  $T -si https://$NAME:$S/$CAB                   # 403: no file bytes on the TLS port"
 echo "  $UC ls --files --config $D/updcache.conf"
 wait $pid
