@@ -10,7 +10,11 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(config dsse meta http_parse range route cookie config_edit api)
 bash tools/deps.sh
-CC=clang bash tools/build.sh build-fuzz -DUC_FUZZ=ON -DUC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# Only the fuzz targets (and the library they link): the daemon, tools and tests are
+# built and run by tools/test.sh.
+CC=clang cmake -S . -B build-fuzz -DUC_WERROR=ON -DUC_FUZZ=ON -DUC_SANITIZE=ON \
+    -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/ucfuzz.XXXXXX")
 status=0
 for t in "${targets[@]}"; do

@@ -225,6 +225,7 @@ static void setup(void)
     /* A fixed key: a crasher that carries a cookie made by mode 2 or 3 replays alike. */
     memset(fx.d.cookie_key, 0x5a, sizeof(fx.d.cookie_key));
     FUZZ_CHECK(uc_reports_start(st->ix, 4096, fx.s->cfg.reports_keep, &fx.d.reports) == 0);
+    uc_history_init(&fx.d.history);
     fx.ready = true;
 }
 
@@ -325,6 +326,23 @@ static void check_page(json_t *j)
     }
 }
 
+/* Mode 5 whose Basic password is the admin token: genuine admin credentials too (the
+ * status page's browser login), whatever the user name. */
+static bool basic_admin(const struct uc_api_req *q, unsigned mode)
+{
+    unsigned char raw[3 * 256 / 4 + 4];
+    const char *a = q->authorization;
+    if (mode != 5 || !a)
+        return false;
+    int n = EVP_DecodeBlock(raw, (const unsigned char *)a + 6, (int)strlen(a + 6));
+    if (n <= 0)
+        return false;
+    n -= (a[strlen(a) - 1] == '=') + (a[strlen(a) - 2] == '=');
+    raw[n] = 0;
+    const char *colon = memchr(raw, ':', (size_t)n);
+    return colon && !strcmp(colon + 1, ADMIN_TOKEN);
+}
+
 static void check(const struct uc_api_req *q, unsigned mode, const struct uc_api_resp *r)
 {
     static const int known[] = {200, 202, 400, 401, 403, 404, 405, 413, 415, 503};
@@ -349,8 +367,11 @@ static void check(const struct uc_api_req *q, unsigned mode, const struct uc_api
         FUZZ_CHECK(r->root != UC_ROOT_CONTENT && r->root != UC_ROOT_MSDOWNLOAD);
         FUZZ_CHECK(r->root != UC_ROOT_SERVERSYNC || mode == 2);
         FUZZ_CHECK(r->root != UC_ROOT_CLIENT || mode == 3);
-        FUZZ_CHECK(r->root != UC_ROOT_APIREMOTING || mode == 4);
+        FUZZ_CHECK(r->root != UC_ROOT_APIREMOTING || mode == 4 || basic_admin(q, mode));
     }
+    /* The status page is HTML, sent with the no-outside-loads policy; nothing else is. */
+    FUZZ_CHECK(r->page ==
+               (r->status == 200 && !strcmp(r->content_type, "text/html; charset=utf-8")));
     if (strcmp(r->content_type, "application/json") != 0)
         return;
     json_t *j = json_loadb(r->body, r->len, 0, NULL);
