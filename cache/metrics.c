@@ -198,14 +198,21 @@ char *uc_metrics_prometheus(const struct uc_metrics *m, const struct uc_metrics_
     return uc_text_take(&t, NULL);
 }
 
+uint64_t uc_metrics_port_requests(const struct uc_metrics *m, enum uc_port_kind port)
+{
+    uint64_t n = 0;
+    for (int r = 0; r < UC_ROOTS; r++)
+        for (int c = 0; c < UC_MC_COUNT; c++)
+            n += LOAD(m->requests[port][r][c]);
+    return n;
+}
+
 uint64_t uc_metrics_requests_total(struct uc_metrics *const *shards, size_t n)
 {
     uint64_t total = 0;
     for (size_t s = 0; s < n; s++)
-        for (int p = 0; p < 2; p++)
-            for (int r = 0; r < UC_ROOTS; r++)
-                for (int c = 0; c < UC_MC_COUNT; c++)
-                    total += LOAD(shards[s]->requests[p][r][c]);
+        total += uc_metrics_port_requests(shards[s], UC_PORT_HTTP) +
+                 uc_metrics_port_requests(shards[s], UC_PORT_HTTPS);
     return total;
 }
 

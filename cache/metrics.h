@@ -81,6 +81,8 @@ struct uc_metrics_extra {
 /* Sum n shards into out (a plain snapshot). */
 void uc_metrics_sum(struct uc_metrics *const *shards, size_t n, struct uc_metrics *out);
 
+/* Requests one shard (or a sum) counted on port, every root and status. */
+uint64_t uc_metrics_port_requests(const struct uc_metrics *m, enum uc_port_kind port);
 /* Requests counted by n shards, every port, root and status. */
 uint64_t uc_metrics_requests_total(struct uc_metrics *const *shards, size_t n);
 

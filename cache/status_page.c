@@ -4,6 +4,7 @@
 #include "status_page.h"
 
 #include "history.h"
+#include "strparse.h"
 #include "textbuf.h"
 
 #include <inttypes.h>
@@ -35,21 +36,6 @@ static void put_escaped(struct uc_text *t, const char *s)
     }
 }
 
-static void human_bytes(uint64_t v, char *out, size_t cap)
-{
-    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double d = (double)v;
-    size_t u = 0;
-    while (d >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-        d /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, cap, "%" PRIu64 " B", v);
-    else
-        snprintf(out, cap, "%.2f %s", d, unit[u]);
-}
-
 static void when(int64_t t, char *out, size_t cap)
 {
     time_t tt = (time_t)t;
@@ -68,19 +54,10 @@ static void row(struct uc_text *t, const char *label, const char *key, uint64_t 
 static void row_bytes(struct uc_text *t, const char *label, const char *key, uint64_t v)
 {
     char h[32];
-    human_bytes(v, h, sizeof(h));
+    uc_fmt_bytes(v, h, sizeof(h));
     uc_text_put(
         t, "<tr><th>%s</th><td data-key=\"%s\">%s <small>%" PRIu64 " bytes</small></td></tr>\n",
         label, key, h, v);
-}
-
-static uint64_t port_requests(const struct uc_metrics *m, int port)
-{
-    uint64_t n = 0;
-    for (int r = 0; r < UC_ROOTS; r++)
-        for (int c = 0; c < UC_MC_COUNT; c++)
-            n += LOAD(m->requests[port][r][c]);
-    return n;
 }
 
 static void store_card(struct uc_text *t, const struct uc_metrics_extra *x)
@@ -116,8 +93,8 @@ static void traffic_card(struct uc_text *t, const struct uc_metrics *m,
     uc_text_put(t, "<table>\n");
     row(t, "Hits (served from the store)", "cache.hits", hits);
     row(t, "Misses (filled from the upstream)", "cache.misses", misses);
-    row(t, "Requests, plain port", "requests.http", port_requests(m, UC_PORT_HTTP));
-    row(t, "Requests, TLS port", "requests.https", port_requests(m, UC_PORT_HTTPS));
+    row(t, "Requests, plain port", "requests.http", uc_metrics_port_requests(m, UC_PORT_HTTP));
+    row(t, "Requests, TLS port", "requests.https", uc_metrics_port_requests(m, UC_PORT_HTTPS));
     row_bytes(t, "Bytes served, plain port", "body_bytes_sent.http", LOAD(m->body_bytes[0]));
     row_bytes(t, "Bytes served, TLS port", "body_bytes_sent.https", LOAD(m->body_bytes[1]));
     row(t, "Open connections, plain", "connections.http", x->conns_http);
