@@ -118,25 +118,48 @@ static bool merge(struct merged *m, const struct uc_access_entry *in)
     }
 }
 
+static uint64_t prefix64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Most pairs differ in their first 8 bytes: one integer compare instead of a memcmp. */
+static int by_sha1(const void *a, const void *b)
+{
+    const uint8_t *x = ((const struct uc_access_entry *)a)->sha1;
+    const uint8_t *y = ((const struct uc_access_entry *)b)->sha1;
+    uint64_t px = prefix64(x), py = prefix64(y);
+    if (px != py)
+        return px < py ? -1 : 1;
+    return memcmp(x + 8, y + 8, UC_SHA1_LEN - 8);
+}
+
 /* One transaction for everything merged: atime only moves forward, only for files
- * still PRESENT (an evicted or quarantined one keeps its state). */
+ * still PRESENT (an evicted or quarantined one keeps its state). In SHA-1 order, so
+ * consecutive files share the tree's pages instead of missing the cache on each. */
 static void write_all(struct uc_access *a, struct merged *m)
 {
     if (!m->n)
         return;
+    qsort(m->e, m->n, sizeof(*m->e), by_sha1);
     MDB_txn *txn;
+    MDB_cursor *cur = NULL;
     int rc = uc_index_begin(a->ix, true, &txn);
+    if (!rc && (rc = uc_index_files_cursor(a->ix, txn, &cur)))
+        uc_index_abort(txn);
     for (uint32_t i = 0; !rc && i < m->n; i++) {
-        struct uc_file_rec r;
-        if (uc_index_get_file(a->ix, txn, m->e[i].sha1, &r) || r.state != UC_FILE_PRESENT ||
-            r.atime >= m->e[i].when)
-            continue;
-        r.atime = m->e[i].when;
-        rc = uc_index_put_file(a->ix, txn, &r);
+        rc = uc_index_touch_file(cur, m->e[i].sha1, m->e[i].when);
+        if (rc == UC_ENOTFOUND || rc == UC_EINDEX) /* removed since served; not ours to mend */
+            rc = 0;
     }
-    if (!rc)
+    if (cur)
+        mdb_cursor_close(cur);
+    if (cur && !rc)
         rc = uc_index_commit(txn);
-    else
+    else if (cur)
         uc_index_abort(txn);
     if (rc)
         fprintf(stderr, "updcached: access times not recorded: %s%s\n", uc_strerror(rc),

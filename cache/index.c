@@ -301,6 +301,31 @@ int uc_index_put_file(struct uc_index *ix, MDB_txn *txn, const struct uc_file_re
     return uc_index_rc(mdb_put(txn, ix->files, &k, &v, 0));
 }
 
+int uc_index_files_cursor(struct uc_index *ix, MDB_txn *txn, MDB_cursor **out)
+{
+    return uc_index_rc(mdb_cursor_open(txn, ix->files, out));
+}
+
+/* One descent per file (a get then a put was two) and no unpack: the access writer
+ * does this for every file served in a second (bench/run access, distinct4k). */
+int uc_index_touch_file(MDB_cursor *cur, const uint8_t sha1[UC_SHA1_LEN], int64_t when)
+{
+    MDB_val k = {UC_SHA1_LEN, (void *)sha1}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    if (rc)
+        return uc_index_rc(rc);
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < FILE_REC_LEN || p[0] != 1)
+        return UC_EINDEX;
+    if (p[1] != UC_FILE_PRESENT || (int64_t)get_le64(p + 20) >= when)
+        return 0;
+    uint8_t buf[FILE_REC_LEN];
+    memcpy(buf, p, FILE_REC_LEN);
+    put_le64(buf + 20, (uint64_t)when);
+    MDB_val nv = {FILE_REC_LEN, buf};
+    return uc_index_rc(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT));
+}
+
 int uc_index_put_blocks(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],
                         const uint8_t *list, size_t n)
 {

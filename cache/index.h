@@ -101,6 +101,13 @@ int uc_index_get_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_S
                       struct uc_file_rec *out);
 int uc_index_put_file(struct uc_index *ix, MDB_txn *txn, const struct uc_file_rec *rec);
 int uc_index_del_file(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN]);
+/*
+ * Move a PRESENT file's atime forward to when (never back; other states are left alone)
+ * through a cursor on the files database of a write txn (closed with mdb_cursor_close
+ * before the txn ends). 0 when done or left alone, UC_ENOTFOUND without a record.
+ */
+int uc_index_files_cursor(struct uc_index *ix, MDB_txn *txn, MDB_cursor **out);
+int uc_index_touch_file(MDB_cursor *cur, const uint8_t sha1[UC_SHA1_LEN], int64_t when);
 /* A file's block digests: n of UC_SHA256_LEN bytes. get points into the map (valid for
  * txn). UC_ENOTFOUND when there are none (or, read-only, the store has no such database). */
 int uc_index_put_blocks(struct uc_index *ix, MDB_txn *txn, const uint8_t sha1[UC_SHA1_LEN],

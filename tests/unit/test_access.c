@@ -61,6 +61,8 @@ static void test_access_writer(void **state)
     uc_access_note(b, r[0].sha1, 2000); /* forward */
     uc_access_note(b, r[1].sha1, 500);  /* never back */
     uc_access_note(b, r[2].sha1, 2000); /* not PRESENT: left alone */
+    uint8_t none[UC_SHA1_LEN] = {0};    /* no record (purged since): first in SHA-1 */
+    uc_access_note(b, none, 2000);      /* order, and the others are still written */
     uc_access_hand_over(a, b);
     assert_int_equal(b->n, 0);
     uc_access_stop(a); /* writes what was handed over */
