@@ -95,16 +95,23 @@ static void update_blocks(struct uc_hasher *h, const uint8_t *p, size_t len)
     }
 }
 
+void uc_hasher_update_part(struct uc_hasher *h, unsigned parts, const void *data, size_t len)
+{
+    if (parts & UC_HASH_PART_SHA1) {
+        if (h->sha1)
+            EVP_DigestUpdate(h->sha1, data, len);
+        XXH3_128bits_update(h->xxh, data, len);
+        h->size += len;
+    }
+    if ((parts & UC_HASH_PART_SHA256) && h->sha256)
+        EVP_DigestUpdate(h->sha256, data, len);
+    if ((parts & UC_HASH_PART_BLOCKS) && h->block && h->block_fill != UINT64_MAX)
+        update_blocks(h, data, len);
+}
+
 void uc_hasher_update(struct uc_hasher *h, const void *data, size_t len)
 {
-    if (h->sha1) {
-        EVP_DigestUpdate(h->sha1, data, len);
-        EVP_DigestUpdate(h->sha256, data, len);
-    }
-    if (h->block && h->block_fill != UINT64_MAX)
-        update_blocks(h, data, len);
-    XXH3_128bits_update(h->xxh, data, len);
-    h->size += len;
+    uc_hasher_update_part(h, UC_HASH_PART_ALL, data, len);
 }
 
 uint8_t *uc_hasher_take_blocks(struct uc_hasher *h, size_t *n)

@@ -53,6 +53,17 @@ struct uc_hasher {
 int uc_hasher_init(struct uc_hasher *h, enum uc_hash_what what);
 void uc_hasher_update(struct uc_hasher *h, const void *data, size_t len);
 /*
+ * Parts of a hasher touch disjoint state, so each may be fed on its own thread (each in
+ * the bytes' order); the file is whole once every part has seen every byte.
+ */
+enum {
+    UC_HASH_PART_SHA1 = 1,   /* SHA-1, XXH3-128 and the size */
+    UC_HASH_PART_SHA256 = 2, /* the whole file's SHA-256 */
+    UC_HASH_PART_BLOCKS = 4, /* the block digests */
+    UC_HASH_PART_ALL = 7,
+};
+void uc_hasher_update_part(struct uc_hasher *h, unsigned parts, const void *data, size_t len);
+/*
  * Finish into out (fields not computed are zeroed); the hasher starts over for the next
  * file. With UC_HASH_BLOCKS the block list stays in h until uc_hasher_take_blocks() or
  * the next uc_hasher_final()/uc_hasher_free().

@@ -4,6 +4,7 @@
 #include "sync_net.h"
 
 #include "fsutil.h"
+#include "parallel.h"
 #include "strparse.h"
 #include "textbuf.h"
 #include "upstream.h"
@@ -12,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,11 +96,16 @@ int sync_net_init(struct sync_net *n, const struct uc_config *cfg, struct uc_err
     snprintf(n->base, sizeof(n->base), "%s", u.base);
     snprintf(n->content, sizeof(n->content), "%s", u.content);
     n->resolve = u.resolve; /* ours now: sync_net_free frees it */
+    /* Twice the cores: a thread blocked in a write to the disk leaves the cores hashing. */
+    if (uc_lanes_start(2 * uc_ncpu(), &n->lanes))
+        n->lanes = NULL; /* pieces are then hashed on the transfer thread */
     return 0;
 }
 
 void sync_net_free(struct sync_net *n)
 {
+    uc_lanes_stop(n->lanes);
+    n->lanes = NULL;
     curl_slist_free_all(n->resolve);
     n->resolve = NULL;
 }
@@ -229,6 +237,26 @@ int sync_net_get_json(struct sync_net *n, const char *path, size_t max, char **b
 
 /* ---- downloads ---- */
 
+/*
+ * Received bytes are copied into a piece; a full piece goes to four lanes (lanes.h):
+ * SHA-1 + XXH3, the whole file's SHA-256, the block digests, the write. The digests of
+ * one file thus run beside each other and beside other files', on every core, and a
+ * write waiting for the disk holds up no hashing, while the transfer thread only
+ * receives (issue 14).
+ */
+enum { LANE_SHA1, LANE_SHA256, LANE_BLOCKS, LANE_WRITE, NLANES };
+#define NPIECES 4 /* per transfer: peak memory is parallel x 4 MiB whatever the file size */
+
+struct xfer;
+
+struct piece {
+    struct xfer *x;
+    uint8_t *buf; /* PIECE bytes, aligned for O_DIRECT */
+    size_t len;
+    _Atomic unsigned refs; /* lanes still to see it */
+    struct uc_lane_job job[NLANES];
+};
+
 struct xfer {
     struct sync_file *sf;
     CURL *h;
@@ -236,32 +264,169 @@ struct xfer {
     char tmp_name[64];
     char errbuf[CURL_ERROR_SIZE];
     struct uc_store *st;
+    struct uc_lanes *lanes;
     _Atomic uint64_t *progress;
     struct sync_fetch_stats *stats;
-    uint8_t *buf;    /* PIECE bytes, aligned: received, not yet hashed and written */
-    size_t buffered; /* bytes in buf */
-    bool direct;     /* the part file is written with O_DIRECT */
+    bool direct; /* the part file is written with O_DIRECT (by the write lane) */
+    struct piece pieces[NPIECES];
+    struct piece *cur; /* being filled, or NULL */
+    struct uc_lane lane[NLANES];
+    pthread_mutex_t mu; /* the free pieces and in_flight */
+    pthread_cond_t cv;
+    struct piece *free_p[NPIECES];
+    unsigned nfree, in_flight;
+    _Atomic bool write_failed;
+    char werr[1024]; /* the write lane's error, read after drain() */
 };
 
-/*
- * Hash what is buffered and write it, from the same buffer: the digest describes the
- * bytes in the part file, and with O_DIRECT they never pass through the page cache
- * (its copy and writeback were about half of sync's CPU). A failed write leaves the part
- * holding a prefix of the body, which a resume hashes again from the file.
- */
-static bool put_buffered(struct xfer *x)
+static void piece_done(struct piece *p)
 {
-    struct sync_file *sf = x->sf;
-    if (!x->buffered)
-        return true;
-    uc_hasher_update(&sf->h, x->buf, x->buffered);
-    int rc = uc_write_maybe_direct(x->fd, &x->direct, x->buf, x->buffered);
-    x->buffered = 0;
-    if (rc)
-        snprintf(sf->err, sizeof(sf->err), "%s/tmp/%s: writing: %s%s", x->st->root, x->tmp_name,
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    struct xfer *x = p->x;
+    pthread_mutex_lock(&x->mu);
+    x->free_p[x->nfree++] = p;
+    x->in_flight--;
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+}
+
+static void lane_sha1(struct uc_lane_job *j)
+{
+    struct piece *p = j->arg;
+    uc_hasher_update_part(&p->x->sf->h, UC_HASH_PART_SHA1, p->buf, p->len);
+    piece_done(p);
+}
+
+/*
+ * The write goes from the hashed buffer: the digest describes the bytes in the part
+ * file, and with O_DIRECT they never pass through the page cache (its copy and
+ * writeback were about half of sync's CPU). A failed write leaves the part holding a
+ * prefix of the body, which a resume hashes again from the file.
+ */
+static void lane_write(struct uc_lane_job *j)
+{
+    struct piece *p = j->arg;
+    struct xfer *x = p->x;
+    int rc = atomic_load(&x->write_failed)
+                 ? 0
+                 : uc_write_maybe_direct(x->fd, &x->direct, p->buf, p->len);
+    if (rc) {
+        snprintf(x->werr, sizeof(x->werr), "%s/tmp/%s: writing: %s%s", x->st->root, x->tmp_name,
                  strerror(-rc),
                  rc == -ENOSPC ? "; free space on the store's file system and re-run" : "");
-    return rc == 0;
+        atomic_store(&x->write_failed, true);
+    }
+    piece_done(p);
+}
+
+static void lane_sha256(struct uc_lane_job *j)
+{
+    struct piece *p = j->arg;
+    uc_hasher_update_part(&p->x->sf->h, UC_HASH_PART_SHA256, p->buf, p->len);
+    piece_done(p);
+}
+
+static void lane_blocks(struct uc_lane_job *j)
+{
+    struct piece *p = j->arg;
+    uc_hasher_update_part(&p->x->sf->h, UC_HASH_PART_BLOCKS, p->buf, p->len);
+    piece_done(p);
+}
+
+static bool xfer_init(struct xfer *x, struct uc_lanes *lanes)
+{
+    memset(x, 0, sizeof(*x));
+    x->fd = -1;
+    x->lanes = lanes;
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->cv, NULL);
+    void (*fn[NLANES])(struct uc_lane_job *) = {lane_sha1, lane_sha256, lane_blocks, lane_write};
+    for (unsigned k = 0; k < NLANES; k++)
+        if (lanes)
+            uc_lane_init(&x->lane[k], lanes);
+    for (unsigned i = 0; i < NPIECES; i++) {
+        struct piece *p = &x->pieces[i];
+        p->x = x;
+        if (!(p->buf = aligned_alloc(UC_DIRECT_ALIGN, PIECE)))
+            return false;
+        for (unsigned k = 0; k < NLANES; k++)
+            p->job[k] = (struct uc_lane_job){.fn = fn[k], .arg = p};
+        x->free_p[x->nfree++] = p;
+    }
+    return true;
+}
+
+/* Wait until every piece handed to the lanes has been hashed and written. */
+static void drain(struct xfer *x)
+{
+    pthread_mutex_lock(&x->mu);
+    while (x->in_flight)
+        pthread_cond_wait(&x->cv, &x->mu);
+    pthread_mutex_unlock(&x->mu);
+}
+
+static void xfer_free(struct xfer *x)
+{
+    drain(x);
+    for (unsigned k = 0; k < NLANES; k++)
+        uc_lane_wait_idle(&x->lane[k]);
+    for (unsigned i = 0; i < NPIECES; i++)
+        free(x->pieces[i].buf);
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->cv);
+}
+
+/* Hand the piece being filled to the lanes. False when a write has already failed (the
+ * transfer can stop; write_failed() after drain() is the answer that counts). */
+static bool put_buffered(struct xfer *x)
+{
+    struct piece *p = x->cur;
+    if (p && p->len) {
+        x->cur = NULL;
+        atomic_store(&p->refs, NLANES);
+        pthread_mutex_lock(&x->mu);
+        x->in_flight++;
+        pthread_mutex_unlock(&x->mu);
+        for (unsigned k = 0; k < NLANES; k++) {
+            if (x->lanes)
+                uc_lane_push(&x->lane[k], &p->job[k]);
+            else
+                p->job[k].fn(&p->job[k]);
+        }
+    }
+    return !atomic_load(&x->write_failed);
+}
+
+/* After drain(): did a write fail? Then sf->err says which file and why. */
+static bool write_failed(struct xfer *x)
+{
+    if (!atomic_load(&x->write_failed))
+        return false;
+    if (!x->sf->err[0])
+        snprintf(x->sf->err, sizeof(x->sf->err), "%s", x->werr);
+    return true;
+}
+
+/* A free piece to receive into: waits while all are in the lanes (back-pressure). */
+static struct piece *take_piece(struct xfer *x)
+{
+    if (!x->cur) {
+        pthread_mutex_lock(&x->mu);
+        while (!x->nfree)
+            pthread_cond_wait(&x->cv, &x->mu);
+        x->cur = x->free_p[--x->nfree];
+        pthread_mutex_unlock(&x->mu);
+        x->cur->len = 0;
+    }
+    return x->cur;
+}
+
+/* Drop what is buffered and not handed over (bytes that must not be written). */
+static void drop_buffered(struct xfer *x)
+{
+    if (x->cur)
+        x->cur->len = 0;
 }
 
 static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
@@ -287,11 +452,12 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *ud)
     atomic_fetch_add(x->progress, len);
     x->stats->bytes += len;
     for (size_t done = 0; done < len;) {
-        size_t n = len - done < PIECE - x->buffered ? len - done : PIECE - x->buffered;
-        memcpy(x->buf + x->buffered, p + done, n);
-        x->buffered += n;
+        struct piece *pc = take_piece(x);
+        size_t n = len - done < PIECE - pc->len ? len - done : PIECE - pc->len;
+        memcpy(pc->buf + pc->len, p + done, n);
+        pc->len += n;
         done += n;
-        if (x->buffered == PIECE && !put_buffered(x))
+        if (pc->len == PIECE && !put_buffered(x))
             return 0;
     }
     return len;
@@ -395,7 +561,9 @@ static bool start(struct xfer *x, struct sync_net *n, struct sync_file *sf)
     sf->have = (uint64_t)sb.st_size;
     if (sf->have > sf->f.size && ftruncate(x->fd, 0) == 0)
         sf->have = 0;
-    x->buffered = 0;
+    drop_buffered(x);
+    atomic_store(&x->write_failed, false);
+    x->werr[0] = 0;
     x->direct = sf->f.size >= UC_DIRECT_MIN;
     uint64_t aligned = sf->have / UC_DIRECT_ALIGN * UC_DIRECT_ALIGN;
     if (x->direct && aligned != sf->have) { /* a few bytes again, for aligned writes */
@@ -468,11 +636,22 @@ static void finished(struct xfer *x, CURLcode cc)
     struct sync_file *sf = x->sf;
     char why[1900];
     if (sf->range_ignored)
-        x->buffered = 0; /* bytes of the whole file, not of the part: never written */
-    else if (!put_buffered(x))
+        drop_buffered(x); /* bytes of the whole file, not of the part: never written */
+    else
+        put_buffered(x);
+    drain(x); /* the digests and the part file are whole from here on */
+    if (write_failed(x))
         cc = CURLE_WRITE_ERROR; /* sf->err says which file and why */
+    struct stat sb = {0};
     if (cc == CURLE_OK && sf->have == sf->f.size && (sf->status == 200 || sf->status == 206)) {
-        complete(x);
+        /* The digests are of the buffers: the part must hold all of them too. */
+        if (fstat(x->fd, &sb) == 0 && (uint64_t)sb.st_size == sf->have) {
+            complete(x);
+        } else {
+            snprintf(why, sizeof(why), "%s/tmp/%s: holds %lld bytes after writing %llu",
+                     x->st->root, x->tmp_name, (long long)sb.st_size, (unsigned long long)sf->have);
+            give_up_or_retry(x, why);
+        }
     } else if (sf->range_ignored) {
         snprintf(why, sizeof(why),
                  "%s: asked for bytes %llu- and got the whole file (200); starting over", sf->url,
@@ -503,13 +682,17 @@ void sync_fetch_all(struct sync_net *n, struct uc_store *st, struct sync_file *f
 {
     CURLM *m = curl_multi_init();
     struct xfer *xs = calloc(parallel, sizeof(*xs));
-    unsigned running = 0;
-    if (!m || !xs) {
+    unsigned running = 0, ready = 0;
+    while (xs && ready < parallel && xfer_init(&xs[ready], n->lanes))
+        ready++;
+    if (!m || !xs || ready < parallel) {
         for (size_t i = 0; i < nfiles; i++)
             if (files[i].state == SF_QUEUED) {
                 files[i].state = SF_FAILED;
                 snprintf(files[i].err, sizeof(files[i].err), "out of memory");
             }
+        for (unsigned i = 0; xs && i <= ready && i < parallel; i++)
+            xfer_free(&xs[i]);
         free(xs);
         curl_multi_cleanup(m);
         return;
@@ -528,11 +711,6 @@ void sync_fetch_all(struct sync_net *n, struct uc_store *st, struct sync_file *f
             while (xs[slot].sf)
                 slot++;
             struct xfer *x = &xs[slot];
-            if (!x->buf && !(x->buf = aligned_alloc(UC_DIRECT_ALIGN, PIECE))) {
-                files[i].state = SF_FAILED;
-                snprintf(files[i].err, sizeof(files[i].err), "out of memory");
-                continue;
-            }
             x->st = st;
             x->progress = progress_bytes;
             x->stats = stats;
@@ -567,7 +745,7 @@ void sync_fetch_all(struct sync_net *n, struct uc_store *st, struct sync_file *f
             tick(tick_ctx);
     }
     for (unsigned i = 0; i < parallel; i++)
-        free(xs[i].buf);
+        xfer_free(&xs[i]);
     free(xs);
     curl_multi_cleanup(m);
 }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "lanes.h"
 #include "meta.h"
 #include "store.h"
 
@@ -26,6 +27,7 @@ struct sync_net {
     struct curl_slist *resolve;
     char cookie[512];
     long floor_bps, floor_secs; /* slowest rate a transfer may keep, over that window */
+    struct uc_lanes *lanes;     /* hash and write received pieces (NULL: inline) */
 };
 
 /* The floor: 1 KiB/s over 30 s, which any working link beats even shared by [upstream]

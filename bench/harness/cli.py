@@ -45,7 +45,8 @@ Prints one table of medians and of per-round ratios; writes raw results to --out
   --no-build       use build/bench/updcache-bench as it is (no make)
   --help           this text
 
-UPDCACHED_BIN=/path/to/updcached measures another build of the daemon.
+UPDCACHED_BIN=/path/to/updcached measures another build of the daemon, UPDCACHE_BIN=/path/to/updcache
+another build of the tool (sync, add, ingest).
 
 scenarios (default all but %(ondemand)s): %(all)s
 
@@ -70,6 +71,9 @@ files, in rotating order with `updcache add` of the same files into a fresh stor
 hashing limit L = cores/(1/sha1 + 1/sha256 + 1/xxh128) is measured each round as
 bench/ingest does. Rows: the rates (MB = 10^6 bytes), L, and sync / add. A sync or add
 run that fails or does not verify makes its round x, exit status 1.
+
+sync-1g (on demand): the same on one 1 GiB file, where no second file can take the other
+core: only the split of one file's digests over the cores can.
 
 access: hot4k-64 and distinct4k against two updcached on copies of the store (files
 hard-linked, index by mdb_copy), one with access tracking and one with

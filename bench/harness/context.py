@@ -45,7 +45,7 @@ class Run:
     def __init__(self, opts, repo):
         self.opts = opts
         self.repo = repo
-        self.updcache = os.path.join(repo, "build/tools/updcache")
+        self.updcache = os.environ.get("UPDCACHE_BIN") or os.path.join(repo, "build/tools/updcache")
         self.updcached = os.environ.get("UPDCACHED_BIN") or os.path.join(repo, "build/cache/updcached")
         self.gen_bin = os.path.join(repo, "build/bench/updcache-bench")
         self.server_cpu = SERVER_CPU

@@ -4,7 +4,7 @@
 # nothing half-published, the next run completes and resumes); the downstream keeps
 # serving while it syncs; SIGKILL at random moments of a sync of 20 files of 8 MiB
 # (20 trials): the store verifies clean after each, and the next sync completes,
-# fetching only what is missing.
+# fetching only what is missing; a disk that fills mid-file.
 # Usage: it_sync_faults.sh UPDCACHE UPDCACHED BADSERVER
 . "$(dirname "$0")/lib.sh"
 UCD=${2:?usage: $0 updcache updcached badserver}
@@ -55,6 +55,15 @@ pat=$(sha1sum <"$T/src/pattern.cab" | cut -c1-40)
 pat=${pat^^}
 PART="s-$pat.part"
 published() { "$UC" ls --files --config "$1/uc.conf" 2>/dev/null | grep -c "^present" || true; }
+same_20() { # STORE WHEN: f01..f20.psf are in STORE byte for byte
+    local i s
+    for i in $(seq -w 1 20); do
+        s=$(sha1sum <"$T/src/f$i.psf" | cut -c1-40)
+        s=${s^^}
+        cmp -s "$1/Content/${s: -2}/$s.psf" "$T/src/f$i.psf" || bad "f$i.psf differs $2"
+    done
+    ok
+}
 
 # --- A truncated body: retried, then a clear error; nothing published; the part stays.
 badserver short
@@ -175,13 +184,34 @@ for t in $(seq "$TRIALS"); do
 done
 echo "sync crash trials: $killed of $TRIALS kills landed while sync ran" >&2
 check "most kills landed mid-sync ($killed of $TRIALS)" test "$killed" -ge $((TRIALS * 3 / 4))
-for i in $(seq -w 1 20); do
-    s=$(sha1sum <"$T/src/f$i.psf" | cut -c1-40)
-    s=${s^^}
-    cmp -s "$T/d4/store/Content/${s: -2}/$s.psf" "$T/src/f$i.psf" || bad "f$i.psf differs after the crash trials"
-done
-ok
+same_20 "$T/d4/store" "after the crash trials"
 run_rc 0 "verify clean at the end" "$UC" verify --config "$T/d4/uc.conf"
 check "no part files left" test -z "$(ls "$T/d4/store/tmp/")"
 kill $D4PID 2>/dev/null || true
+
+# --- The disk fills mid-file: the write, on its own thread beside the hashing, fails;
+# the error names the part file and what to do; nothing is published; once there is
+# room the next run resumes and every file is right.
+mkdir -p "$T/full"
+if mount -t tmpfs -o size=256M tmpfs "$T/full" 2>/dev/null; then
+    cleanup_hooks+=("umount -l '$T/full'")
+    ds "$T/full/d"
+    sed -i "s|^store = .*|store = $T/full/d/store|" "$T/full/d/uc.conf"
+    UPDCACHE_SYNC_RATE=2M "$UC" sync --once --config "$T/full/d/uc.conf" >/dev/null 2>"$T/full.err" &
+    SP=$!
+    sleep 1
+    dd if=/dev/zero of="$T/full/filler" bs=1M 2>/dev/null || true # until the disk is full
+    wait $SP && rc=0 || rc=$?
+    check "full disk: sync fails (exit $rc)" test "$rc" = 1
+    check "full disk: the error names the part file and the fix" grep -Eq \
+        "store/tmp/s-[0-9A-F]{40}\.part: writing: No space left on device; free space on the store's file system and re-run" "$T/full.err"
+    check "full disk: nothing half-published" test -z "$(find "$T/full/d/store/Content" -type f -size -8M -name '*.psf')"
+    rm -f "$T/full/filler"
+    run_rc 0 "full disk: store verifies clean" "$UC" verify --config "$T/full/d/uc.conf"
+    run_rc 0 "full disk: with room again, the next run completes" "$UC" sync --once --config "$T/full/d/uc.conf"
+    same_20 "$T/full/d/store" "after the disk was full"
+    run_rc 0 "full disk: verify clean at the end" "$UC" verify --config "$T/full/d/uc.conf"
+else
+    bad "cannot mount a tmpfs (needs root): the full-disk case is not tested"
+fi
 finish

@@ -43,7 +43,8 @@ class Timed:
     """Around a timed run: CPU of the root server, of this process and what it reaped
     (updcache sync, or curl and xargs), and of the others."""
 
-    def __init__(self, run, server):
+    def __init__(self, run, server, name="sync"):
+        self.name = name
         spawn.run(["sync", "-f", run.work], os.devnull, 120)  # earlier write-back is not charged
         self.run, self.server = run, server
         self.c0 = server.cpu_ticks()
@@ -57,7 +58,7 @@ class Timed:
         self.wall_s = t1 - self.t0
         self.server_s = (c1 - self.c0) / procfs.HZ
         self.client_s = (now.self_ticks - self.snap.self_ticks) / procfs.HZ
-        self.run.rec.add("sync", "all", "others_pct", 100 * self.others_s / self.wall_s)
+        self.run.rec.add(self.name, "all", "others_pct", 100 * self.others_s / self.wall_s)
         return self
 
     def json(self, mbps):
@@ -67,6 +68,7 @@ class Timed:
 
 class Scenario(Base):
     name = "sync"
+    file_mib, files, files_quick = FILE_MIB, FILES, FILES_QUICK
     needs_store = False
     uses_servers = False
 
@@ -79,11 +81,13 @@ class Scenario(Base):
         if not run.have_updcached():
             self.na = "n/a (updcached not built yet)"
             return
-        self.nfiles = FILES_QUICK if run.opts.quick else FILES
-        self.total = self.nfiles * FILE_MIB << 20
-        self.lab = lab = Lab(run, NAME, os.path.join(run.cache, "sync-%dm" % (self.nfiles * FILE_MIB)))
+        self.nfiles = self.files_quick if run.opts.quick else self.files
+        self.total = self.nfiles * self.file_mib << 20
+        shape = "%dm" % (self.nfiles * self.file_mib) if self.file_mib == FILE_MIB else \
+            "%dx%dm" % (self.nfiles, self.file_mib)
+        self.lab = lab = Lab(run, NAME, os.path.join(run.cache, "sync-" + shape))
         log = run.wpath("sync-store.log")
-        stamp = "v1 files=%dx%dMiB per-update=%d" % (self.nfiles, FILE_MIB, PER_UPDATE)
+        stamp = "v1 files=%dx%dMiB per-update=%d" % (self.nfiles, self.file_mib, PER_UPDATE)
         lab.ensure_cert(log)
         have = lab.stamped(stamp)
         # The downstream store of a round, plus the root's when it is to be made, plus the
@@ -95,14 +99,14 @@ class Scenario(Base):
             note("sync: reusing %s" % lab.store)
             return
         t0 = time.monotonic()
-        note("sync: publishing %dx%d MiB into %s (first run only) ..." % (self.nfiles, FILE_MIB, lab.store))
+        note("sync: publishing %dx%d MiB into %s (first run only) ..." % (self.nfiles, self.file_mib, lab.store))
         lab.new_store(log)
         gen = os.path.join(lab.dir, "gen")
         os.makedirs(gen)
         batch = []
         for i in range(1, self.nfiles + 1):
             f = os.path.join(gen, "sync%02d.cab" % i)
-            blob.write(f, FILE_MIB << 20, 2000 + i)
+            blob.write(f, self.file_mib << 20, 2000 + i)
             batch.append(f)
             if len(batch) == PER_UPDATE or i == self.nfiles:
                 lab.add("bench sync update %d" % ((i + PER_UPDATE - 1) // PER_UPDATE), batch, log)
@@ -127,7 +131,7 @@ class Scenario(Base):
         # The tests' knob that caps each transfer's rate must not throttle the measurement.
         env = {k: v for k, v in os.environ.items() if k != "UPDCACHE_SYNC_RATE"}
         env["UPDCACHE_NO_PROGRESS"] = "1"
-        t = Timed(run, self.root)
+        t = Timed(run, self.root, self.name)
         rc = spawn.run(spawn.pinned(run.all_cpus, [run.updcache, "sync", "--once", "--config", dconf]),
                        log, 900, env=env)
         t.end()
@@ -164,7 +168,7 @@ class Scenario(Base):
         d = run.wpath("sync-add")
         aconf, cmd = self.lab.fresh_add(d, "bench add %d" % r, self.src)
         log = run.wpath("sync-add-%d.log" % r)
-        t = Timed(run, self.root)
+        t = Timed(run, self.root, self.name)
         rc = spawn.run(spawn.pinned(run.all_cpus, cmd), log, 900, env=dict(os.environ, UPDCACHE_NO_PROGRESS="1"))
         t.end()
         mbps = self.total / t.wall_s / 1e6
@@ -182,7 +186,7 @@ class Scenario(Base):
         one file each, to /dev/null. MB/s (None unless every file answered 200 with all
         its bytes)."""
         out = run.wpath("curl-%d.txt" % r)
-        t = Timed(run, self.root)
+        t = Timed(run, self.root, self.name)
         with open(run.wpath("sync-urls.txt")) as urls, open(out, "wb") as o:
             bg = spawn.Bg(spawn.pinned(run.all_cpus, ["xargs", "-P", PARALLEL, "-n", 1, "curl", "-sS", "-o",
                                                      "/dev/null", "-w", "%{http_code} %{size_download}\\n"]),
@@ -232,7 +236,7 @@ class Scenario(Base):
                     pass
         self.res = resident(src) + "%"
         note("sync: %dx%d MiB from updcache-sync (port %d, plain %d), root files %s in page cache" % (
-            self.nfiles, FILE_MIB, self.root.port, plain, self.res))
+            self.nfiles, self.file_mib, self.root.port, plain, self.res))
         for r in range(1, run.rounds + 1):
             self.round(run, r)
         self.res += " before, %s%% after" % resident(src)
@@ -241,19 +245,19 @@ class Scenario(Base):
     def round(self, run, r):
         rec = run.rec.add
         h = hashlimit.measure(run.ncpu)
-        rec("sync", "L", "mbps", h["L"])
+        rec(self.name, "L", "mbps", h["L"])
         # Rotate the order every round: no side always runs first.
         steps = ["sync", "add", "curl"]
         order = steps[(r - 1) % 3:] + steps[:(r - 1) % 3]
         got = {}
         for step in order:
             got[step] = getattr(self, step + "_run")(run, r)
-            rec("sync", {"sync": "updcache"}.get(step, step), "mbps", got[step][0])
+            rec(self.name, {"sync": "updcache"}.get(step, step), "mbps", got[step][0])
         (s_mbps, s_t), (a_mbps, a_t), (c_mbps, c_t) = got["sync"], got["add"], got["curl"]
-        rec("sync", "updcache", "client_busy_pct", 100 * s_t.client_s / s_t.wall_s)
+        rec(self.name, "updcache", "client_busy_pct", 100 * s_t.client_s / s_t.wall_s)
         ratio = s_mbps / a_mbps if None not in (s_mbps, a_mbps) else None
-        rec("sync", "updcache", "ratio", ratio)
-        run.runs["sync"].append({
+        rec(self.name, "updcache", "ratio", ratio)
+        run.runs[self.name].append({
             "round": r, "server": "updcache", "generator": "updcache sync --once / updcache add / curl",
             "result": {"bytes": self.total, "files": self.nfiles, "order": " ".join(order),
                        "sync": s_t.json(s_mbps), "add": a_t.json(a_mbps), "curl": c_t.json(c_mbps),
@@ -268,7 +272,7 @@ class Scenario(Base):
         if self.na:
             t.text_row("-", self.na)
             return
-        g = lambda server, metric: t.run.rec.get("sync", server, metric) or []
+        g = lambda server, metric: t.run.rec.get(self.name, server, metric) or []
         # The anchors' figures stand in the nginx column (see the footnote).
         t.text_row("sync MB/s", stats.spread("%.0f", g("updcache", "mbps")))
         t.text_row("add of the same files, MB/s", "-", stats.spread("%.0f", g("add", "mbps")))
@@ -277,9 +281,9 @@ class Scenario(Base):
         t.text_row("sync / add (issue 14: >= 0.8)", stats.spread("%.2f", g("updcache", "ratio")))
 
     def footnote(self, run):
-        if self.na or not run.rec.get("sync", "updcache", "mbps"):
+        if self.na or not run.rec.get(self.name, "updcache", "mbps"):
             return None
-        busy = stats.median(run.rec.get("sync", "updcache", "client_busy_pct"))
+        busy = stats.median(run.rec.get(self.name, "updcache", "client_busy_pct"))
         return ("sync: %dx%d MiB = %g GiB%s in %d signed updates from a root updcached (TLS %s, 1 worker) over "
                 "loopback; 'updcache sync --once' (parallel %d, files from the plain port, SHA-1+SHA-256+XXH3 and "
                 "block digests on the client, fsync per file, fresh store on %s under --cache), 'updcache add' of "
@@ -288,10 +292,17 @@ class Scenario(Base):
                 "%s%% of one core (median); L = %d/(1/sha1 + 1/sha256 + 1/xxh128) from openssl speed and "
                 "xxhsum's XXH128 benchmark each round, as bench/ingest; MB = 10^6 bytes; the anchors stand in "
                 "the nginx column" % (
-                    self.nfiles, FILE_MIB, self.total / (1 << 30),
+                    self.nfiles, self.file_mib, self.total / (1 << 30),
                     " (--quick; issue 14 asks for 2 GiB)" if run.opts.quick else "",
                     (self.nfiles + PER_UPDATE - 1) // PER_UPDATE, self.proto or "?", PARALLEL,
                     self.fs, PARALLEL, run.all_cpus, self.res, stats.fmt("%.0f", busy), run.ncpu))
 
     def generator(self, run):
         return "updcache sync --once, curl", self.footnote(run) or ""
+
+
+class OneFile(Scenario):
+    """One 1 GiB file (an install image): no other file to hash beside it, so only the
+    split of its digests over the cores (tools/sync_net.c's lanes) uses a second core."""
+    name = "sync-1g"
+    file_mib, files, files_quick = 1024, 1, 1
