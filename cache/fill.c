@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "lanes.h"
 #include "store.h"
 #include "strparse.h"
 #include "upstream.h"
@@ -75,8 +76,15 @@ struct xfer {
     size_t k;
     uint64_t off, len, got;
     uint8_t *buf;
-    CURL *h;
+    CURL *h; /* NULL once the bytes are in and the check is on a lane */
     char err[CURL_ERROR_SIZE];
+    /* The block check and write on a lane (lanes.h): filled in there, read back on the
+     * fill thread from fs->verified. */
+    struct uc_lane_job job;
+    bool verifying, matched;
+    int wrc;
+    uint8_t digest[UC_SHA256_LEN]; /* the block's SHA-256 as received */
+    struct xfer *next_verified;
 };
 
 struct uc_fills {
@@ -91,6 +99,12 @@ struct uc_fills {
     pthread_t thread;
     pthread_mutex_t mu;
     struct uc_fill *list; /* the registry */
+    /* Each slot's block is checked against its digest and written on its own lane, so
+     * blocks are hashed on every core while this thread receives the next ones. */
+    struct uc_lanes *lanes; /* NULL: checked on the fill thread */
+    struct uc_lane lane[TOTAL];
+    pthread_mutex_t vmu;
+    struct xfer *verified; /* checked, back to the fill thread (under vmu) */
     _Atomic int stop;
     unsigned transfers;
 };
@@ -437,8 +451,10 @@ static void start_block(struct uc_fills *fs, struct uc_fill *f, size_t k)
 static void end_transfer(struct uc_fills *fs, struct xfer *x)
 {
     fs->slot[x->slot] = NULL;
-    curl_multi_remove_handle(fs->multi, x->h);
-    curl_easy_cleanup(x->h);
+    if (x->h) {
+        curl_multi_remove_handle(fs->multi, x->h);
+        curl_easy_cleanup(x->h);
+    }
     x->f->transfers--;
     fs->transfers--;
     if (x->f->state[x->k] == B_FETCHING)
@@ -447,11 +463,12 @@ static void end_transfer(struct uc_fills *fs, struct xfer *x)
     free(x); /* the buffer stays with its slot */
 }
 
-/* End the transfers of one fill (only) or of all (NULL). */
+/* End the transfers of one fill (only) or of all (NULL). One whose block is on a lane
+ * ends when the lane gives it back (its buffer is in use there). */
 static void drop_transfers(struct uc_fills *fs, struct uc_fill *only)
 {
     for (unsigned i = 0; i < TOTAL; i++)
-        if (fs->slot[i] && (!only || fs->slot[i]->f == only))
+        if (fs->slot[i] && !fs->slot[i]->verifying && (!only || fs->slot[i]->f == only))
             end_transfer(fs, fs->slot[i]);
 }
 
@@ -556,51 +573,58 @@ static void finish(struct uc_fills *fs, struct uc_fill *f)
     notify(fs);
 }
 
-static void on_done(struct uc_fills *fs, CURLMsg *msg)
+/* On a lane: the block against its signed digest, and, when it matches, into the part
+ * file; then back to the fill thread. */
+static void check_block(struct uc_lane_job *j)
 {
-    struct xfer *x = NULL;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    struct xfer *x = j->arg;
     struct uc_fill *f = x->f;
-    long code = 0;
-    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-    CURLcode res = msg->data.result;
+    x->matched = !f->digests || block_matches(f, x->k, x->buf, x->len, x->digest);
+    x->wrc = x->matched ? uc_pwrite_all(f->fd, x->buf, x->len, x->off) : 0;
+    struct uc_fills *fs = f->fs;
+    pthread_mutex_lock(&fs->vmu);
+    x->next_verified = fs->verified;
+    fs->verified = x;
+    pthread_mutex_unlock(&fs->vmu);
+    curl_multi_wakeup(fs->multi);
+}
+
+/* A block failed (problem says how): fetch it again, or fail the fill past BLOCK_TRIES. */
+static void block_failed(struct uc_fills *fs, struct xfer *x, const char *problem)
+{
+    struct uc_fill *f = x->f;
+    unsigned t = ++f->tries[x->k];
+    fprintf(stderr, "updcached: fill Content/%s: block %zu (bytes %llu-%llu) from %s: %s%s\n",
+            f->name, x->k, (unsigned long long)x->off, (unsigned long long)(x->off + x->len - 1),
+            f->url, problem, t < BLOCK_TRIES ? "; fetching it again" : "");
+    size_t k = x->k;
+    end_transfer(fs, x);
+    if (t >= BLOCK_TRIES)
+        fail(f, 502, "block %zu failed %u times; last: %s", k, t, problem);
+    else
+        f->retry_at_ns = mono_ns() + (int64_t)t * 250000000;
+}
+
+/* The block is checked and written (check_block): release it, or fetch it again. */
+static void on_checked(struct uc_fills *fs, struct xfer *x)
+{
+    struct uc_fill *f = x->f;
+    x->verifying = false;
     if (atomic_load(&f->outcome) != 0) {
         end_transfer(fs, x);
         return;
     }
-    bool whole = code == 200 && x->off == 0 && x->len == f->rec.size;
-    char problem[CURL_ERROR_SIZE + 128] = "";
-    uint8_t got[UC_SHA256_LEN];
-    if (res != CURLE_OK)
-        snprintf(problem, sizeof(problem), "%s", x->err[0] ? x->err : curl_easy_strerror(res));
-    else if (code != 206 && !whole)
-        snprintf(problem, sizeof(problem), "HTTP %ld (206 expected)", code);
-    else if (x->got != x->len)
-        snprintf(problem, sizeof(problem), "%llu bytes (%llu expected)", (unsigned long long)x->got,
-                 (unsigned long long)x->len);
-    else if (f->digests && !block_matches(f, x->k, x->buf, x->len, got)) {
-        char e[65], a[65];
+    if (!x->matched) {
+        char e[65], a[65], problem[200];
         uc_hex_encode(f->digests + x->k * UC_SHA256_LEN, UC_SHA256_LEN, e, false);
-        uc_hex_encode(got, UC_SHA256_LEN, a, false);
+        uc_hex_encode(x->digest, UC_SHA256_LEN, a, false);
         snprintf(problem, sizeof(problem), "SHA-256 %s, the signed block list says %s", a, e);
         uc_metrics_inc(&fs->c->block_failures);
-    }
-    if (problem[0]) {
-        unsigned t = ++f->tries[x->k];
-        fprintf(stderr, "updcached: fill Content/%s: block %zu (bytes %llu-%llu) from %s: %s%s\n",
-                f->name, x->k, (unsigned long long)x->off,
-                (unsigned long long)(x->off + x->len - 1), f->url, problem,
-                t < BLOCK_TRIES ? "; fetching it again" : "");
-        size_t k = x->k;
-        end_transfer(fs, x);
-        if (t >= BLOCK_TRIES)
-            fail(f, 502, "block %zu failed %u times; last: %s", k, t, problem);
-        else
-            f->retry_at_ns = mono_ns() + (int64_t)t * 250000000;
+        block_failed(fs, x, problem);
         return;
     }
-    int wrc = uc_pwrite_all(f->fd, x->buf, x->len, x->off);
-    if (wrc) {
+    if (x->wrc) {
+        int wrc = x->wrc;
         end_transfer(fs, x);
         fail(f, 503, "tmp/%s: writing: %s", f->tmp_name, strerror(-wrc));
         return;
@@ -621,6 +645,58 @@ static void on_done(struct uc_fills *fs, CURLMsg *msg)
     end_transfer(fs, x);
     if (f->ndone == f->nblocks)
         finish(fs, f);
+}
+
+static void on_done(struct uc_fills *fs, CURLMsg *msg)
+{
+    struct xfer *x = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    struct uc_fill *f = x->f;
+    long code = 0;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+    CURLcode res = msg->data.result;
+    if (atomic_load(&f->outcome) != 0) {
+        end_transfer(fs, x);
+        return;
+    }
+    bool whole = code == 200 && x->off == 0 && x->len == f->rec.size;
+    char problem[CURL_ERROR_SIZE + 128] = "";
+    if (res != CURLE_OK)
+        snprintf(problem, sizeof(problem), "%s", x->err[0] ? x->err : curl_easy_strerror(res));
+    else if (code != 206 && !whole)
+        snprintf(problem, sizeof(problem), "HTTP %ld (206 expected)", code);
+    else if (x->got != x->len)
+        snprintf(problem, sizeof(problem), "%llu bytes (%llu expected)", (unsigned long long)x->got,
+                 (unsigned long long)x->len);
+    if (problem[0]) {
+        block_failed(fs, x, problem);
+        return;
+    }
+    /* The bytes are in: the connection is done with, the block goes to its lane. */
+    curl_multi_remove_handle(fs->multi, x->h);
+    curl_easy_cleanup(x->h);
+    x->h = NULL;
+    x->verifying = true;
+    x->job = (struct uc_lane_job){.fn = check_block, .arg = x};
+    if (fs->lanes) {
+        uc_lane_push(&fs->lane[x->slot], &x->job);
+        return;
+    }
+    check_block(&x->job);
+}
+
+/* What the lanes gave back. */
+static void take_checked(struct uc_fills *fs)
+{
+    pthread_mutex_lock(&fs->vmu);
+    struct xfer *x = fs->verified;
+    fs->verified = NULL;
+    pthread_mutex_unlock(&fs->vmu);
+    while (x) {
+        struct xfer *next = x->next_verified;
+        on_checked(fs, x);
+        x = next;
+    }
 }
 
 /* Take ended fills out of the registry (their clients keep them until they are done). */
@@ -682,6 +758,7 @@ static void *run(void *arg)
         while ((msg = curl_multi_info_read(fs->multi, &left)))
             if (msg->msg == CURLMSG_DONE)
                 on_done(fs, msg);
+        take_checked(fs);
         /* Woken by joins and wants (curl_multi_wakeup); the timeout covers retries. */
         curl_multi_poll(fs->multi, NULL, 0, 250, NULL);
     }
@@ -710,11 +787,17 @@ int uc_fills_start(struct uc_daemon *d, struct uc_fills **out, char *err, size_t
     fs->st = d->store;
     fs->c = &d->fillc;
     pthread_mutex_init(&fs->mu, NULL);
+    pthread_mutex_init(&fs->vmu, NULL);
+    if (uc_lanes_start(0, &fs->lanes))
+        fs->lanes = NULL; /* blocks are then checked on the fill thread */
+    for (unsigned i = 0; fs->lanes && i < TOTAL; i++)
+        uc_lane_init(&fs->lane[i], fs->lanes);
     fs->multi = curl_multi_init();
     if (!fs->multi || pthread_create(&fs->thread, NULL, run, fs)) {
         snprintf(err, errlen, "fill: cannot start the fill thread");
         if (fs->multi)
             curl_multi_cleanup(fs->multi);
+        uc_lanes_stop(fs->lanes);
         uc_upstream_free(&fs->up);
         free(fs);
         return -1;
@@ -730,6 +813,11 @@ void uc_fills_stop(struct uc_fills *fs)
     atomic_store(&fs->stop, 1);
     curl_multi_wakeup(fs->multi);
     pthread_join(fs->thread, NULL);
+    uc_lanes_stop(fs->lanes); /* the blocks on lanes are checked and given back */
+    fs->lanes = NULL;
+    for (struct xfer *x = fs->verified; x; x = x->next_verified)
+        x->verifying = false;
+    fs->verified = NULL;
     drop_transfers(fs, NULL);
     for (struct uc_fill *f = fs->list, *n; f; f = n) {
         n = f->next;
@@ -740,5 +828,6 @@ void uc_fills_stop(struct uc_fills *fs)
         free(fs->buf[i]);
     uc_upstream_free(&fs->up);
     pthread_mutex_destroy(&fs->mu);
+    pthread_mutex_destroy(&fs->vmu);
     free(fs);
 }

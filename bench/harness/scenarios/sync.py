@@ -132,9 +132,15 @@ class Scenario(Base):
         env = {k: v for k, v in os.environ.items() if k != "UPDCACHE_SYNC_RATE"}
         env["UPDCACHE_NO_PROGRESS"] = "1"
         t = Timed(run, self.root, self.name)
-        rc = spawn.run(spawn.pinned(run.all_cpus, [run.updcache, "sync", "--once", "--config", dconf]),
-                       log, 900, env=env)
+        rss = run.wpath("sync-rss-%d.txt" % r)  # GNU time's %M: the peak RSS in KiB
+        rc = spawn.run(spawn.pinned(run.all_cpus, ["/usr/bin/time", "-f", "%M", "-o", rss, run.updcache,
+                                                   "sync", "--once", "--config", dconf]), log, 900, env=env)
         t.end()
+        try:
+            with open(rss) as f:
+                run.rec.add(self.name, "updcache", "rss_mib", int(f.read().split()[-1]) / 1024)
+        except (OSError, ValueError, IndexError):
+            pass
         mbps = self.total / t.wall_s / 1e6
         with open(log, errors="replace") as f:
             found = SUMMARY.findall(f.read())
@@ -279,6 +285,7 @@ class Scenario(Base):
         t.text_row("curl -P%d MB/s" % PARALLEL, "-", stats.spread("%.0f", g("curl", "mbps")))
         t.text_row("hashing limit L, MB/s", "-", stats.spread("%.0f", g("L", "mbps")))
         t.text_row("sync / add (issue 14: >= 0.8)", stats.spread("%.2f", g("updcache", "ratio")))
+        t.text_row("sync peak RSS, MiB (%d MiB files)" % self.file_mib, stats.spread("%.1f", g("updcache", "rss_mib")))
 
     def footnote(self, run):
         if self.na or not run.rec.get(self.name, "updcache", "mbps"):
