@@ -13,7 +13,7 @@ typedef void (*uc_parallel_cb)(void *ctx, size_t i);
 /* Called on the calling thread about ten times a second while work runs (may be NULL). */
 typedef void (*uc_parallel_tick_cb)(void *ctx);
 
-/* Number of online cores (at least 1). */
+/* Number of cores this process may run on (its CPU affinity; at least 1). */
 unsigned uc_ncpu(void);
 
 /*
