@@ -3,8 +3,9 @@ root updcached publishes one 1 GiB file; in front of it an on-demand updcached (
 store from `updcache sync --once` each round) gets one curl for it, cold. Timed: until
 the client has every byte, and until the fill is published (the file renamed into the
 front's Content/, so hashed whole and fsync'ed). Anchor, in the same rounds: `updcache
-add` of the same file (from the page cache) into a fresh store. Every process is free to
-use every core. The front's store is verified after each fill (outside the timing); a
+add` of the same file (from the page cache) into a fresh store, and curl -P8 (eight curl
+processes, an eighth of the file each, from the root's plain port to /dev/null): what
+the link gives with nothing checked. Every process is free to use every core. The front's store is verified after each fill (outside the timing); a
 failed fill, add or verify makes the round x and the exit status 1."""
 import os
 import shutil
@@ -22,6 +23,7 @@ SIZE = 1 << 30
 SEED = 1400
 STAMP = "v1 one=%d seed=%d" % (SIZE, SEED)
 LIMIT = 300  # seconds for any one step
+PARALLEL = 8  # curl processes of the anchor, as in sync
 
 
 class Scenario(Base):
@@ -82,9 +84,10 @@ class Scenario(Base):
         self.front.content_port = self.root.port - 1
         self.front.cpus = run.all_cpus
         for r in range(1, run.rounds + 1):
-            order = ["fill", "add"] if r % 2 else ["add", "fill"]
+            steps = ["fill", "add", "curl"]
+            order = steps[r % 3:] + steps[:r % 3]
             got = {step: getattr(self, step + "_run")(run, r) for step in order}
-            self.record(run, r, got["fill"], got["add"])
+            self.record(run, r, got["fill"], got["add"], got["curl"])
         self.front.stop()
         self.root.stop()
 
@@ -153,9 +156,34 @@ class Scenario(Base):
             return None, None
         return SIZE / secs / 1e6, (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
 
-    def record(self, run, r, fill, add):
+    def curl_run(self, run, r):
+        """The root's file in PARALLEL byte ranges, one curl process each, to /dev/null:
+        MB/s, or None unless every range answered 206 with all its bytes."""
+        part = SIZE // PARALLEL
+        url = "http://127.0.0.1:%d%s" % (self.root.port - 1, self.f.url)
+        args = "".join("-r %d-%d %s\n" % (i * part, SIZE - 1 if i == PARALLEL - 1 else (i + 1) * part - 1, url)
+                       for i in range(PARALLEL))
+        argf, out = run.wpath("fill-ingest-curl-args.txt"), run.wpath("fill-ingest-curlp-%d.txt" % r)
+        with open(argf, "w") as fh:
+            fh.write(args)
+        t0 = time.monotonic()
+        with open(argf) as args_in, open(out, "wb") as o:
+            rc = spawn.Bg(spawn.pinned(run.all_cpus, ["xargs", "-P", PARALLEL, "-L", 1, "curl", "-sS", "-o",
+                                                     "/dev/null", "-w", "%{http_code} %{size_download}\n"]),
+                          out + ".err", LIMIT, stdout=o, stdin=args_in).wait()
+        secs = time.monotonic() - t0
+        with open(out) as fh:
+            got = [l.split() for l in fh]
+        if rc or sorted(g[0] for g in got) != ["206"] * PARALLEL or sum(int(g[1]) for g in got) != SIZE:
+            note("ERROR: fill-ingest round %d: curl -P%d failed (exit %s, see %s)" % (r, PARALLEL, rc, out))
+            run.failed(self.name)
+            return None
+        return SIZE / secs / 1e6
+
+    def record(self, run, r, fill, add, curl):
         rec = lambda metric, v: run.rec.add(self.name, "updcache", metric, v)
         (client, pub, cpu), (a_mbps, a_cpu) = fill, add
+        rec("curl_mbps", curl)
         rec("client_mbps", client)
         rec("pub_mbps", pub)
         rec("front_cpu_s", cpu)
@@ -165,8 +193,8 @@ class Scenario(Base):
         rec("client_over_add", client / a_mbps if None not in (client, a_mbps) else None)
         f = lambda form, v: stats.fmt(form, v)
         note("fill-ingest round %d/%d: client done %s MB/s, published %s MB/s (front CPU %s s), add %s MB/s "
-             "(CPU %s s)" % (r, run.rounds, f("%.0f", client), f("%.0f", pub), f("%.1f", cpu),
-                             f("%.0f", a_mbps), f("%.1f", a_cpu)))
+             "(CPU %s s), curl -P%d %s MB/s" % (r, run.rounds, f("%.0f", client), f("%.0f", pub), f("%.1f", cpu),
+                                                f("%.0f", a_mbps), f("%.1f", a_cpu), PARALLEL, f("%.0f", curl)))
 
     def rows(self, t):
         if self.na:
@@ -178,6 +206,7 @@ class Scenario(Base):
         t.text_row("fill: front CPU s", stats.spread("%.2f", g("front_cpu_s")))
         t.text_row("add of the same file, MB/s", "-", stats.spread("%.0f", g("add_mbps")))
         t.text_row("add: CPU s", "-", stats.spread("%.2f", g("add_cpu_s")))
+        t.text_row("curl -P%d from the root, MB/s" % PARALLEL, "-", stats.spread("%.0f", g("curl_mbps")))
         t.text_row("published / add (>= 0.8)", stats.spread("%.2f", g("pub_over_add")))
         t.text_row("client done / add", stats.spread("%.2f", g("client_over_add")))
 
@@ -189,8 +218,9 @@ class Scenario(Base):
                 "restart each round), one cold `curl -o /dev/null`; client done = curl's end, published = the "
                 "file in the front's Content/ (whole-file SHA-1 + SHA-256 checked, fsync'ed, renamed), both from "
                 "the curl's start; the front's store verified after each round; 'updcache add' of the same file "
-                "into a fresh store, order alternating; every process on cores %s (unpinned); MB = 10^6 bytes; "
-                "the add figures stand in the nginx column" % run.all_cpus)
+                "into a fresh store, and curl -P%d of eighths of the file from the root's plain port to /dev/null, "
+                "order rotating; every process on cores %s (unpinned); MB = 10^6 bytes; "
+                "the add and curl figures stand in the nginx column" % (PARALLEL, run.all_cpus))
 
     def generator(self, run):
-        return "curl, updcache add", self.footnote(run) or ""
+        return "curl, updcache add, curl -P%d" % PARALLEL, self.footnote(run) or ""
