@@ -87,9 +87,10 @@ at the front: a) one curl, a 256 MiB file; b) 32 curls at once, the same file; c
 random 1 MiB ranges (not block-aligned, fixed seed), 8 clients; d) a relay flipping one
 bit between front and root, one curl, a 16 MiB file. Every byte is checked against the
 published file (a wrong one makes the case x); rows: completion time, TTFB, bytes taken
-from the root (its access log), wrong bytes delivered under tamper, and updcache over the
-best peer per round. Targets of issue 13 in the footnote. --rounds as elsewhere; about
-2 minutes a round.
+from the root (its access log), wrong bytes delivered under tamper, the clients' CPU and
+context switches (a and b are bound by the clients' core), and updcache over the best
+peer per round. Targets of issue 13 in the footnote. --rounds as elsewhere; about 2
+minutes a round. UC_FILL_CASES=b (any of abcd) runs only those cases.
 
 fill-ingest (on demand only): issue 14's fill figure. A root updcached publishing a 1 GiB
 file and an on-demand updcached in front (a fresh store each round); one cold curl; the
