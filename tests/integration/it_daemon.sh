@@ -266,8 +266,15 @@ for _ in 1 2 3; do curl -sS -m 5 -o /dev/null "$B$U"; done
 F=$T/s/store$U
 chmod u+w "$F"
 printf 'X' | dd of="$F" bs=1 seek=10 conv=notrunc 2>/dev/null
-"$UC" verify --repair --config "$C" >/dev/null 2>&1 || true
-check "quarantined hot file answers 404" test "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$U")" = 404
+# Its output is kept: CI once saw this answer other than 404 under ASan (not reproduced
+# in 4 runs), and the next time should say whether the repair itself failed.
+"$UC" verify --repair --config "$C" >"$T/repair.out" 2>&1 || true
+code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$B$U")
+if [ "$code" != 404 ]; then
+    echo "quarantined hot file answered $code; verify --repair said:" >&2
+    cat "$T/repair.out" >&2
+fi
+check "quarantined hot file answers 404 ($code)" test "$code" = 404
 "$UC" add --config "$C" --key "$T/k" --title again "$T/src/small.cab" >/dev/null 2>&1
 check "re-published file served again" cmp -s <(curl -sS -m 5 "$B$U") "$T/src/small.cab"
 
