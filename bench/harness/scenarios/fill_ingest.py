@@ -5,8 +5,9 @@ the client has every byte, and until the fill is published (the file renamed int
 front's Content/, so hashed whole and fsync'ed). Anchor, in the same rounds: `updcache
 add` of the same file (from the page cache) into a fresh store, and curl -P8 (eight curl
 processes, an eighth of the file each, from the root's plain port to /dev/null): what
-the link gives with nothing checked. Every process is free to use every core. The front's store is verified after each fill (outside the timing); a
-failed fill, add or verify makes the round x and the exit status 1."""
+the link gives with nothing checked. Every process is free to use every core. The
+front's store is verified after each fill (outside the timing); a failed fill, add,
+curl or verify makes the round x and the exit status 1."""
 import os
 import shutil
 import time
