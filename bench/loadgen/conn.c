@@ -127,14 +127,41 @@ static bool account_response(struct uc_worker *w, struct uc_conn *c)
     return true;
 }
 
+/* Say what failed and when, so that a rare failure in a long run can be matched with
+ * what the server did then; the first few per worker, to keep a log bounded. */
+static void describe(struct uc_worker *w, const struct uc_conn *c, enum uc_errkind kind, int status)
+{
+    enum { DESCRIBED_MAX = 20 };
+    if (w->described++ >= DESCRIBED_MAX)
+        return;
+    const struct uc_pending *p = &c->q[c->qhead];
+    const char *m = p->e.method == UC_M_HEAD ? "HEAD" : "GET";
+    char range[64] = "";
+    if (p->e.method == UC_M_RANGE)
+        snprintf(range, sizeof(range), " bytes=%llu-%llu", (unsigned long long)p->e.first,
+                 (unsigned long long)p->e.last);
+    char got[64] = "no head read";
+    if (status && c->in_body)
+        snprintf(got, sizeof(got), "status %d, %llu of %llu body bytes read", status,
+                 (unsigned long long)(c->body_len - c->body_left), (unsigned long long)c->body_len);
+    else if (status)
+        snprintf(got, sizeof(got), "status %d", status);
+    fprintf(stderr, "updcache-bench: %s at %.3f s: %s %s%s sent %.3f s before, %s\n",
+            uc_errkind_name[kind], (double)(w->now - w->run->start_ns) / 1e9, m,
+            w->cfg->urls[p->e.url].path, range, (double)(w->now - p->sent_ns) / 1e9, got);
+}
+
 static void fail(struct uc_worker *w, struct uc_conn *c, enum uc_errkind kind)
 {
     bool has_request = kind != UC_ERR_CONNECT && c->qlen > 0;
     if (has_request) {
         /* The failed request completed (badly): its budget is spent, not returned. */
         c->q[c->qhead].budgeted = false;
-        if (account_response(w, c))
+        int status = c->status; /* account_response() resets it */
+        if (account_response(w, c)) {
             w->st.errors[kind]++;
+            describe(w, c, kind, status);
+        }
     } else if (measuring(w)) {
         w->st.errors[kind]++;
     }

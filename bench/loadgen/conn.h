@@ -85,7 +85,8 @@ struct uc_worker {
     bool budget_out;   /* -n budget was exhausted when last asked */
     struct uc_lg_stats st;
     pthread_t thread;
-    int fatal; /* setup failure (-errno), reported by main */
+    int fatal;          /* setup failure (-errno), reported by main */
+    unsigned described; /* failures told on stderr */
 };
 
 /* Allocate a connection's buffers. 0 or -ENOMEM. */
