@@ -3,9 +3,13 @@
 idle keep-alive connections, a slowloris trickle, a SIGHUP every 30 s, an `updcache add`
 every 10 s and one `updcache verify --fast` halfway. It runs on a store of its own
 (the content store's hot, .cab and .psf files imported into the run's directory), so
-that the adds never touch the shared one. Failed responses, a daemon that dies, a failed
-add or verify, or a slowloris connection not cut off make the exit status 1; RSS and open
-fds are reported at start and end, to be seen flat."""
+that the adds never touch the shared one. That store also holds SEED_FILES small files,
+fetched on many connections before the load starts: every bounded cache of every
+worker (the open-file cache's entries, the hot cache's bytes) is full from the start,
+so the adds during the run replace entries instead of growing the caches, and a change
+between start and end is growth that is not a cache reaching its size. Failed responses,
+a daemon that dies, a failed add or verify, or a slowloris connection not cut off make the
+exit status 1; RSS and open fds are reported at start and end, to be seen flat."""
 import hashlib
 import os
 import signal
@@ -27,6 +31,12 @@ HUP_EVERY_S = 30
 ADD_EVERY_S = 10
 TRACE_EVERY_S = 60
 ADD_BYTES = 64 << 10
+# More than a worker's open-file cache holds (FDC_ENTRIES, 256, in cache/worker.c), each
+# the size of an add, so that they also fill the hot cache (2M over the workers).
+SEED_FILES = 300
+SEED_BYTES = ADD_BYTES
+SEED_CONNS = 16  # a file missed by a worker on all of them: 2^-16 per file with two workers
+SEED_S = 5
 MIXES = (("bits", "cab", 16, "head-get=50,range1m=25,get=25"),
          ("do-ranges", "payload", 16, "range1m=100"),
          ("express", "psf", 16, "small-ranges=100"))
@@ -54,6 +64,17 @@ class Scenario(Base):
                 d = os.path.join(src, os.path.basename(os.path.dirname(f)))
                 os.makedirs(d, exist_ok=True)
                 os.link(f, os.path.join(d, os.path.basename(f)))
+        self.seed_urls = run.wpath("soak-seed-urls.txt")
+        with open(self.seed_urls, "w") as urls:
+            for _ in range(SEED_FILES):
+                data = os.urandom(SEED_BYTES)
+                sha1 = hashlib.sha1(data).hexdigest().upper()
+                d = os.path.join(src, sha1[38:])
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, sha1 + ".cab"), "wb") as f:
+                    f.write(data)
+                urls.write("/Content/%s/%s.cab %d %s\n" % (sha1[38:], sha1, SEED_BYTES,
+                                                          hashlib.sha256(data).hexdigest()))
         self.store = run.wpath("soak-store")
         conf = run.wpath("soak.conf")
         with open(conf, "w") as f:
@@ -114,8 +135,18 @@ class Scenario(Base):
         sha1 = hashlib.sha1(data).hexdigest().upper()
         return path, "/Content/%s/%s.cab" % (sha1[38:], sha1)
 
+    def warm(self, run, srv):
+        """Every seed file fetched on SEED_CONNS connections, so on every worker; the
+        result's failures count with the run's."""
+        load = run.gen.start(["--urls", self.seed_urls, "-c", SEED_CONNS, "--mix", "get=100", "--verify-body"],
+                             srv.port, SEED_S, run.wpath("soak-seed.json"))
+        load.finish()
+        return load.result()
+
     def soak(self, run, srv, d):
-        o = {"rest_before": self.sample(srv), "hups": 0, "adds": 0, "add_failed": 0, "add_not_served": 0,
+        fresh = self.sample(srv)
+        warm = self.warm(run, srv)
+        o = {"fresh": fresh, "warm": warm, "rest_before": self.sample(srv), "hups": 0, "adds": 0, "add_failed": 0, "add_not_served": 0,
              "add_skipped": 0, "verify_rc": None, "verify_line": "not run", "alive": True}
         loads = {}
         for name, url_set, conns, mix in MIXES:
@@ -140,7 +171,7 @@ class Scenario(Base):
             slow.tick(keep_opening=t < d - HEADER_TIMEOUT_S - 5)
             if "start" not in o:
                 now = self.sample(srv)
-                if (now["fds"] or 0) >= IDLE or t >= start_by:
+                if (now["fds"] or 0) >= IDLE + (o["rest_before"]["fds"] or 0) or t >= start_by:
                     o["start"], o["start_s"] = now, t
             if t >= d - 2 and "end" not in o:
                 o["end"] = self.sample(srv)
@@ -202,8 +233,8 @@ class Scenario(Base):
             if o["rest_after"]["fds"] is not None and o["rest_after"]["fds"] <= o["rest_before"]["fds"]:
                 break
             time.sleep(0.25)
-        res = [r for r in o["results"].values() if r]
-        missing = sum(1 for k in loads if not o["results"][k] or o["rcs"][k])
+        res = [r for r in list(o["results"].values()) + [warm] if r]
+        missing = sum(1 for k in loads if not o["results"][k] or o["rcs"][k]) + (warm is None)
         o["responses"] = sum(r["requests"] for r in res)
         o["failed"] = sum(errors_of(r) for r in res) + missing
         o["missing_results"] = missing
@@ -228,6 +259,8 @@ class Scenario(Base):
                                                              o["missing_results"] if o["missing_results"] else ""))
         t.text_row("bytes checked, GiB", "%.1f (%.1f SHA-256'd)" % (o["bytes"] / (1 << 30),
                                                                    o["bytes_verified"] / (1 << 30)))
+        t.text_row("seeded before start", "%d files, %s GETs on %d conns; fresh: %s MiB, %s fds" % (
+            SEED_FILES, (o["warm"] or {}).get("requests", "no result"), SEED_CONNS, mib("fresh"), fds("fresh")))
         t.text_row("RSS MiB start / end", "%s / %s" % (mib("start"), mib("end")))
         part = lambda k: "%.1f + %.1f" % (o[k]["anon_mib"], o[k]["file_mib"])
         t.text_row("RSS anon + file, MiB", "%s / %s" % (part("start"), part("end")))
@@ -250,12 +283,15 @@ class Scenario(Base):
         return ("soak: %d s against updcached alone (header_timeout %d s); bits, do-ranges and express mixes "
                 "(-c 16 each, --verify-body) and --idle %d at once on core %d; responses and bytes are the good "
                 "ones, every one checked for status, length and Content-Range, whole GETs also for SHA-256; "
+                "before the load, %d seed files of %d KiB fetched on %d connections (every worker's open-file and hot "
+                "caches full, so adds replace entries); "
                 "start = after %.0f s (all idle connections open, or a quarter of the run), end = 2 s before the load stopped; at rest = before / after the load; "
                 "SIGHUP every %d s, `updcache add` of a %d KiB file every %d s (each then fetched: %d not "
                 "served, %d skipped while the last still ran); verify --fast at %.0f s: %s; slowloris: %d "
                 "connections at a time sending one byte every %.0f s, cut off after %s s (median), %d not "
                 "connected" % (
-                    o["duration_s"], HEADER_TIMEOUT_S, IDLE, run.gen_cpu, o["start_s"],
+                    o["duration_s"], HEADER_TIMEOUT_S, IDLE, run.gen_cpu, SEED_FILES, SEED_BYTES >> 10, SEED_CONNS,
+                    o["start_s"],
                     HUP_EVERY_S, ADD_BYTES >> 10, ADD_EVERY_S, o["add_not_served"], o["add_skipped"],
                     o["duration_s"] / 2, o["verify_line"], SLOW_CONNS, SLOW_GAP_S,
                     stats.fmt("%.1f", stats.median(s.cut_after)), s.connect_failed))
