@@ -36,6 +36,7 @@
 #define IN_BACKPRESSURE (64 * 1024) /* pipelined bytes held before receiving stops */
 #define IN_MAX (256 * 1024)         /* what may already be on its way when it stops */
 #define XFER_POOL_MAX 128
+#define IN_POOL_MAX 1024 /* 4 MiB at most: the churn is per request, not per connection */
 /*
  * Every POOL_TRIM_SECONDS the pool keeps only what the busiest moment since the last
  * trim used, plus POOL_SLACK, and the freed heap goes back to the kernel. A request
@@ -116,18 +117,9 @@ static void xfer_reset(struct uc_xfer *x)
 
 static struct uc_xfer *xfer_get(struct uc_worker *w)
 {
-    struct uc_xfer *x = w->xfer_pool;
-    if (x) {
-        w->xfer_pool = x->next_free;
-        w->xfer_pooled--;
-    } else {
-        x = malloc(sizeof(*x));
-        if (!x)
-            return NULL;
-    }
-    if (++w->xfer_used > w->xfer_peak)
-        w->xfer_peak = w->xfer_used;
-    xfer_reset(x);
+    struct uc_xfer *x = uc_freelist_get(&w->xfers);
+    if (x)
+        xfer_reset(x);
     return x;
 }
 
@@ -154,25 +146,28 @@ static void release_request(struct uc_conn *c)
     if (x) {
         if (x->hot)
             uc_hot_release(&w->hot, x->hot);
-        w->xfer_used--;
-        if (w->xfer_pooled < XFER_POOL_MAX) {
-            x->next_free = w->xfer_pool;
-            w->xfer_pool = x;
-            w->xfer_pooled++;
-        } else {
-            free(x);
-        }
+        uc_freelist_put(&w->xfers, x);
         c->x = NULL;
     }
     c->in_len = 0;
     /* A single-shot recv still in flight writes into in (a 408 or linger while waiting
      * for a head): freed when it completes, or another connection's next allocation
      * would receive this one's bytes. */
-    if (!c->recv_in) {
-        free(c->in);
+    if (!c->recv_in && c->in) {
+        if (c->in_pooled)
+            uc_freelist_put(&w->ins, c->in);
+        else
+            free(c->in);
         c->in = NULL;
         c->in_cap = 0;
+        c->in_pooled = false;
     }
+}
+
+void uc_worker_pool_init(struct uc_worker *w)
+{
+    uc_freelist_init(&w->xfers, sizeof(struct uc_xfer), XFER_POOL_MAX);
+    uc_freelist_init(&w->ins, IN_FIRST, IN_POOL_MAX);
 }
 
 void uc_conn_pool_trim(struct uc_worker *w)
@@ -180,27 +175,16 @@ void uc_conn_pool_trim(struct uc_worker *w)
     if (w->now_ns < w->pool_trim_ns)
         return;
     w->pool_trim_ns = w->now_ns + POOL_TRIM_SECONDS * 1000000000LL;
-    unsigned keep = w->xfer_peak - w->xfer_used + POOL_SLACK; /* room for the same burst */
-    w->xfer_peak = w->xfer_used;
-    if (w->xfer_pooled <= keep)
-        return;
-    while (w->xfer_pooled > keep) {
-        struct uc_xfer *x = w->xfer_pool;
-        w->xfer_pool = x->next_free;
-        w->xfer_pooled--;
-        free(x);
-    }
-    malloc_trim(0); /* M_TRIM_THRESHOLD keeps freed heap for the hot path; give it back */
+    bool cut = uc_freelist_trim(&w->xfers, POOL_SLACK);
+    cut |= uc_freelist_trim(&w->ins, POOL_SLACK);
+    if (cut)
+        malloc_trim(0); /* M_TRIM_THRESHOLD keeps freed heap for the hot path; give it back */
 }
 
 void uc_worker_pool_free(struct uc_worker *w)
 {
-    while (w->xfer_pool) {
-        struct uc_xfer *x = w->xfer_pool;
-        w->xfer_pool = x->next_free;
-        free(x);
-    }
-    w->xfer_pooled = 0;
+    uc_freelist_free(&w->xfers);
+    uc_freelist_free(&w->ins);
 }
 
 /* ---- close ---- */
@@ -268,11 +252,19 @@ static bool in_reserve(struct uc_conn *c, uint32_t want, uint32_t max)
         cap *= 2;
     if (cap > max)
         cap = max;
-    char *in = realloc(c->in, cap);
+    bool pooled = !c->in && cap == IN_FIRST;
+    char *in = pooled         ? uc_freelist_get(&c->w->ins)
+               : c->in_pooled ? malloc(cap)
+                              : realloc(c->in, cap);
     if (!in)
         return false;
+    if (c->in_pooled) { /* outgrown: its block goes back to the pool */
+        memcpy(in, c->in, c->in_len);
+        uc_freelist_put(&c->w->ins, c->in);
+    }
     c->in = in;
     c->in_cap = cap;
+    c->in_pooled = pooled;
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include "accesslog.h"
 #include "daemon.h"
 #include "fdcache.h"
+#include "freelist.h"
 #include "hotcache.h"
 #include "range.h"
 #include "route.h"
@@ -62,7 +63,6 @@ struct uc_seg {
  * connection costs its small struct uc_conn and nothing else.
  */
 struct uc_xfer {
-    struct uc_xfer *next_free; /* the worker's pool */
     struct uc_http_req req;
     int64_t req_start_ns;
     int64_t req_wall_s;
@@ -123,6 +123,7 @@ struct uc_conn {
     bool recv_armed;  /* a receive is in flight (multishot: until its last CQE) */
     bool recv_cancel; /* its cancellation was asked for (input backpressure) */
     bool recv_in;     /* it is a single-shot recv writing into in: in must not move */
+    bool in_pooled;   /* in came from the worker's pool and goes back to it */
     bool rd_eof;      /* the client half-closed: answer what came, then close */
     bool answered;    /* a response was completed: silence from now on is keep-alive */
     bool hup_armed;   /* an OP_HUP poll is in flight */
@@ -177,10 +178,9 @@ struct uc_worker {
     struct uc_cqe *cq_q; /* completions taken from the ring, handled in order */
     unsigned cq_n, cq_pos, cq_cap;
     struct uc_conn *fill_waiters; /* connections waiting for fill blocks (transmit.c) */
-    struct uc_xfer *xfer_pool;    /* free request states, reused before malloc */
-    unsigned xfer_pooled;
-    unsigned xfer_used, xfer_peak; /* in use now, and the most since the last pool trim */
-    int64_t pool_trim_ns;          /* when the pool is next cut to the recent peak */
+    struct uc_freelist xfers;     /* request states, reused before malloc */
+    struct uc_freelist ins;       /* first-size input buffers, likewise */
+    int64_t pool_trim_ns;         /* when the pools are next cut to the recent peak */
     /* Provided buffer ring for multishot receive (NULL: single-shot fallback). */
     struct io_uring_buf_ring *br;
     char *br_bufs;
@@ -223,6 +223,7 @@ bool uc_conn_setup_multishot(struct uc_worker *w);
 /* Hand the buffers given back since the last call to the kernel. */
 void uc_conn_buffers_advance(struct uc_worker *w);
 /* Cut the pool of free request states to what the last few seconds needed. */
+void uc_worker_pool_init(struct uc_worker *w);
 void uc_conn_pool_trim(struct uc_worker *w);
 void uc_worker_pool_free(struct uc_worker *w);
 

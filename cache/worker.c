@@ -460,6 +460,7 @@ int uc_worker_new(struct uc_daemon *d, unsigned i, struct uc_worker **out, char 
     w->m = d->shards[i];
     w->set_gen = d->boot->gen;
     w->new_lfd = -1;
+    uc_worker_pool_init(w);
     int rc = setup_ring(w);
     if (rc) {
         snprintf(err, errlen, "io_uring setup failed: %s", strerror(-rc));
