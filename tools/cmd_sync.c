@@ -453,9 +453,9 @@ static void count(struct run *r)
 }
 
 /*
- * The transfers, spread over one curl multi per core: a transfer's bytes are hashed on
- * the thread that receives them, so one thread would cap a sync at one core's hashing
- * speed. Then every staged file is fsync'ed, also on all cores.
+ * The transfers, spread over one curl multi per core, so that receiving is not one
+ * core's work; their pieces are hashed and written on the lanes of sync_net.c. Then
+ * every staged file is fsync'ed, also on all cores.
  */
 struct group {
     struct run *r;
