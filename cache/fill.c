@@ -29,9 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -516,45 +514,11 @@ static bool pick(struct uc_fills *fs, struct uc_fill *f, size_t *out)
     return k < f->nblocks;
 }
 
-struct whole_pass {
-    int fd, rc;
-    struct uc_digest dg;
-};
-
-static void *whole_pass_run(void *arg)
-{
-    struct whole_pass *p = arg;
-    /* Nice is per thread on Linux and its SHA-256 helper inherits it. Lowering it needs no
-     * privilege; raising it back would (CAP_SYS_NICE), hence a thread of its own. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-    p->rc = uc_hash_fd_split(p->fd, &p->dg);
-    return NULL;
-}
-
-/*
- * The whole-file digests. When every block was released as it matched, nobody waits for
- * this pass (the part file serves until the publish) while clients are still being sent
- * the tail on the same cores: it runs at the lowest priority, so serving goes first.
- * bench/run fill case a (front on one core), three alternated pairs of runs: client done
- * 0.56, 0.57, 0.54 s with it, 0.61, 0.75, 0.55 s without (2-24%, within the host's
- * drift). Without block digests the clients wait for this pass: normal priority.
- */
-static int hash_whole(int fd, bool nobody_waits, struct uc_digest *dg)
-{
-    struct whole_pass p = {.fd = fd};
-    pthread_t t;
-    if (!nobody_waits || pthread_create(&t, NULL, whole_pass_run, &p) != 0)
-        return uc_hash_fd_split(fd, dg);
-    pthread_join(t, NULL);
-    *dg = p.dg;
-    return p.rc;
-}
-
 /* Every block is here: check the whole file, then publish it (SPEC §4). */
 static void finish(struct uc_fills *fs, struct uc_fill *f)
 {
     struct uc_digest dg;
-    int rc = hash_whole(f->fd, f->digests != NULL, &dg);
+    int rc = uc_hash_fd_split(f->fd, &dg);
     if (rc) {
         fail(f, 503, "tmp/%s: reading it back: %s", f->tmp_name, strerror(-rc));
         return;
