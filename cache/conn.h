@@ -222,8 +222,9 @@ void uc_conn_close_idle(struct uc_worker *w);
 bool uc_conn_setup_multishot(struct uc_worker *w);
 /* Hand the buffers given back since the last call to the kernel. */
 void uc_conn_buffers_advance(struct uc_worker *w);
-/* Cut the pool of free request states to what the last few seconds needed. */
+/* The worker's pools of request states and input buffers, empty. */
 void uc_worker_pool_init(struct uc_worker *w);
+/* Cut those pools to what the last few seconds needed. */
 void uc_conn_pool_trim(struct uc_worker *w);
 void uc_worker_pool_free(struct uc_worker *w);
 
