@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@
 #define SLOW_BLOCK_NS (100LL * 1000000) /* a block slower than this: the link is the limit */
 #define FLOOR_BPS 1024L /* as sync: a transfer slower than this for FLOOR_SECS is retried */
 #define FLOOR_SECS 30L
+#define PASS_NICE 10 /* the whole-file pass nobody waits for: see pass_run() */
 
 enum { B_MISSING, B_FETCHING, B_DONE };
 
@@ -67,6 +70,13 @@ struct uc_fill {
     char fail_why[1536];     /* the log line, then what clients are told */
     uint64_t want[WANT_MAX]; /* under fs->mu */
     unsigned nwant;
+    /* The whole-file pass (pass_run) on a thread of its own; the fill thread reads the
+     * results once it is back on fs->passed. */
+    pthread_t pass;
+    bool passing;
+    int pass_rc, sync_errno;
+    struct uc_digest dg;
+    struct uc_fill *next_passed;
     struct uc_fill *next;
 };
 
@@ -76,8 +86,10 @@ struct xfer {
     int64_t start_ns;
     size_t k;
     uint64_t off, len, got;
-    uint8_t *buf;
-    CURL *h; /* NULL once the bytes are in and the check is on a lane */
+    uint8_t *buf;   /* with lanes: the block, checked and written there */
+    EVP_MD_CTX *md; /* without: the block's SHA-256 as it arrives (NULL: no digests) */
+    int inline_wrc; /* and the write of each piece straight from curl's buffer */
+    CURL *h;        /* NULL once the bytes are in and the check is on a lane */
     char err[CURL_ERROR_SIZE];
     /* The block check and write on a lane (lanes.h): filled in there, read back on the
      * fill thread from fs->verified. */
@@ -97,6 +109,7 @@ struct uc_fills {
     struct xfer *slot[TOTAL]; /* the transfers in flight */
     uint8_t *buf[TOTAL];      /* each slot's block buffer, kept: a fresh 1 MiB per block was
                                * a new mapping, every page of it faulted in again */
+    EVP_MD_CTX *md[TOTAL];    /* without lanes, each slot's digest instead */
     pthread_t thread;
     pthread_mutex_t mu;
     struct uc_fill *list; /* the registry */
@@ -105,7 +118,8 @@ struct uc_fills {
     struct uc_lanes *lanes; /* NULL: checked on the fill thread */
     struct uc_lane lane[TOTAL];
     pthread_mutex_t vmu;
-    struct xfer *verified; /* checked, back to the fill thread (under vmu) */
+    struct xfer *verified;  /* checked, back to the fill thread (under vmu) */
+    struct uc_fill *passed; /* whole-file passes done, back to the fill thread (under vmu) */
     _Atomic int stop;
     unsigned transfers;
 };
@@ -288,12 +302,16 @@ static uint64_t block_len(const struct uc_fill *f, size_t k)
     return f->rec.size - off < UC_BLOCK_SIZE ? f->rec.size - off : UC_BLOCK_SIZE;
 }
 
+static bool signed_digest_is(const struct uc_fill *f, size_t k, const uint8_t got[UC_SHA256_LEN])
+{
+    return !memcmp(got, f->digests + k * UC_SHA256_LEN, UC_SHA256_LEN);
+}
+
 static bool block_matches(const struct uc_fill *f, size_t k, const uint8_t *buf, uint64_t len,
                           uint8_t got[UC_SHA256_LEN])
 {
     unsigned gl = 0;
-    return EVP_Digest(buf, len, got, &gl, EVP_sha256(), NULL) == 1 &&
-           !memcmp(got, f->digests + k * UC_SHA256_LEN, UC_SHA256_LEN);
+    return EVP_Digest(buf, len, got, &gl, EVP_sha256(), NULL) == 1 && signed_digest_is(f, k, got);
 }
 
 /* A part file left by an earlier fill (a crash, a failed fill): keep the blocks that
@@ -387,13 +405,27 @@ static void set_up(struct uc_fills *fs, struct uc_fill *f)
     }
 }
 
+/*
+ * With lanes the block is gathered and checked on its lane. Without (one core) each
+ * piece is hashed while it is still in the cache from the receive and written straight
+ * to the part file: no copy into a block buffer, no second pass over it. Bytes in the
+ * part file are served only once their block is marked ready, and a restart checks
+ * every block again (resume()), so an unverified block there is never seen.
+ */
 static size_t body_cb(char *p, size_t sz, size_t nm, void *ud)
 {
     struct xfer *x = ud;
     size_t n = sz * nm;
     if (x->got + n > x->len)
         return 0; /* more than the range asked for: not the bytes we want */
-    memcpy(x->buf + x->got, p, n);
+    if (x->buf) {
+        memcpy(x->buf + x->got, p, n);
+    } else {
+        if (x->md && !EVP_DigestUpdate(x->md, p, n))
+            return 0;
+        if ((x->inline_wrc = uc_pwrite_all(x->f->fd, p, n, x->off + x->got)))
+            return 0;
+    }
     x->got += n;
     return n;
 }
@@ -403,12 +435,19 @@ static void start_block(struct uc_fills *fs, struct uc_fill *f, size_t k)
     unsigned i = 0;
     while (fs->slot[i])
         i++; /* there is one: fs->transfers < TOTAL */
-    if (!fs->buf[i])
-        fs->buf[i] = malloc(UC_BLOCK_SIZE);
-    struct xfer *x = fs->buf[i] ? calloc(1, sizeof(*x)) : NULL;
+    bool ok = true;
+    if (fs->lanes && !fs->buf[i])
+        ok = (fs->buf[i] = malloc(UC_BLOCK_SIZE)) != NULL;
+    if (!fs->lanes && f->digests && !fs->md[i])
+        ok = (fs->md[i] = EVP_MD_CTX_new()) != NULL;
+    struct xfer *x = ok ? calloc(1, sizeof(*x)) : NULL;
     if (x)
         x->h = curl_easy_init();
-    if (!x || !x->h) {
+    if (x && !fs->lanes && f->digests)
+        x->md = EVP_DigestInit_ex(fs->md[i], EVP_sha256(), NULL) ? fs->md[i] : NULL;
+    if (!x || !x->h || (!fs->lanes && f->digests && !x->md)) {
+        if (x && x->h)
+            curl_easy_cleanup(x->h);
         free(x);
         fail(f, 503, "out of memory for a transfer");
         return;
@@ -514,51 +553,107 @@ static bool pick(struct uc_fills *fs, struct uc_fill *f, size_t *out)
     return k < f->nblocks;
 }
 
-/* Every block is here: check the whole file, then publish it (SPEC §4). */
+static bool whole_matches(const struct uc_fill *f)
+{
+    return f->dg.size == f->rec.size && !memcmp(f->dg.sha1, f->rec.sha1, UC_SHA1_LEN) &&
+           !memcmp(f->dg.sha256, f->rec.sha256, UC_SHA256_LEN);
+}
+
+/* The whole file's digests, then, when they match, its fsync (SPEC §4: on the disk
+ * before it is published). Without block digests nothing was released yet: it is now. */
+static void pass_work(struct uc_fill *f)
+{
+    f->pass_rc = uc_hash_fd_split(f->fd, &f->dg);
+    f->sync_errno = 0;
+    if (f->pass_rc || !whole_matches(f))
+        return;
+    if (!f->digests) {
+        for (size_t k = 0; k < f->nblocks; k++)
+            mark_ready(f, k);
+        uc_metrics_add(&f->fs->c->first_byte_ns_sum, (uint64_t)(mono_ns() - f->start_ns));
+        uc_metrics_inc(&f->fs->c->first_byte_count);
+        notify(f->fs);
+    }
+    if (fsync(f->fd))
+        f->sync_errno = errno;
+}
+
+/*
+ * Off the fill thread, so other fills go on receiving meanwhile (a 1 GiB pass takes about
+ * a second). When every block was released as it matched, nobody waits for this pass
+ * (the part file serves until the publish), while the clients are still being sent the
+ * tail on the same cores: it runs at a lower priority, so serving goes first. Nice 10,
+ * not 19: on a core saturated by serving it still gets about a tenth, so the publish
+ * comes in seconds, not minutes. Nice is per thread on Linux and the pass's SHA-256
+ * helper inherits it; lowering it needs no privilege (raising it back would), hence a
+ * thread per pass. Without block digests the clients wait for it: normal priority.
+ */
+static void *pass_run(void *arg)
+{
+    struct uc_fill *f = arg;
+    struct uc_fills *fs = f->fs;
+    if (f->digests)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PASS_NICE);
+    pass_work(f);
+    pthread_mutex_lock(&fs->vmu);
+    f->next_passed = fs->passed;
+    fs->passed = f;
+    pthread_mutex_unlock(&fs->vmu);
+    curl_multi_wakeup(fs->multi);
+    return NULL;
+}
+
+static void publish_passed(struct uc_fills *fs, struct uc_fill *f);
+
+/* Every block is here: the whole-file pass, then publish_passed(). */
 static void finish(struct uc_fills *fs, struct uc_fill *f)
 {
-    struct uc_digest dg;
-    int rc = uc_hash_fd_split(f->fd, &dg);
-    if (rc) {
-        fail(f, 503, "tmp/%s: reading it back: %s", f->tmp_name, strerror(-rc));
+    f->passing = true;
+    if (pthread_create(&f->pass, NULL, pass_run, f) == 0)
+        return;
+    f->passing = false; /* no thread to be had: on this one */
+    pass_work(f);
+    publish_passed(fs, f);
+}
+
+/* The whole-file pass is done: publish the file (SPEC §4), or quarantine it. */
+static void publish_passed(struct uc_fills *fs, struct uc_fill *f)
+{
+    if (f->pass_rc) {
+        fail(f, 503, "tmp/%s: reading it back: %s", f->tmp_name, strerror(-f->pass_rc));
         return;
     }
-    if (dg.size != f->rec.size || memcmp(dg.sha1, f->rec.sha1, UC_SHA1_LEN) ||
-        memcmp(dg.sha256, f->rec.sha256, UC_SHA256_LEN)) {
+    const struct uc_digest *dg = &f->dg;
+    if (!whole_matches(f)) {
         char e1[41], a1[41], e256[65], a256[65];
         uc_hex_encode(f->rec.sha1, UC_SHA1_LEN, e1, true);
-        uc_hex_encode(dg.sha1, UC_SHA1_LEN, a1, true);
+        uc_hex_encode(dg->sha1, UC_SHA1_LEN, a1, true);
         uc_hex_encode(f->rec.sha256, UC_SHA256_LEN, e256, false);
-        uc_hex_encode(dg.sha256, UC_SHA256_LEN, a256, false);
+        uc_hex_encode(dg->sha256, UC_SHA256_LEN, a256, false);
         uc_metrics_inc(&fs->c->block_failures);
-        struct uc_staged s = {.fd = dup(f->fd), .dg = dg, .evictable = true};
+        struct uc_staged s = {.fd = dup(f->fd), .dg = *dg, .evictable = true};
         snprintf(s.tmp_name, sizeof(s.tmp_name), "%s", f->tmp_name);
         snprintf(s.suffix, sizeof(s.suffix), "%s", f->rec.suffix);
         char reason[1400];
         snprintf(reason, sizeof(reason),
                  "filled from %s: %llu bytes, SHA-1 %s, SHA-256 %s; the signed record says "
                  "%llu bytes, SHA-1 %s, SHA-256 %s",
-                 f->url, (unsigned long long)dg.size, a1, a256, (unsigned long long)f->rec.size, e1,
-                 e256);
+                 f->url, (unsigned long long)dg->size, a1, a256, (unsigned long long)f->rec.size,
+                 e1, e256);
         if (s.fd >= 0)
             uc_store_quarantine_staged(fs->st, &s, reason);
         fail(f, 502, "%s; quarantined", reason);
         return;
     }
-    if (!f->digests) { /* verified whole: now every byte may go out */
-        for (size_t k = 0; k < f->nblocks; k++)
-            mark_ready(f, k);
-        uc_metrics_add(&fs->c->first_byte_ns_sum, (uint64_t)(mono_ns() - f->start_ns));
-        uc_metrics_inc(&fs->c->first_byte_count);
-    }
-    notify(fs);
-    struct uc_staged s = {.fd = dup(f->fd), .dg = dg, .evictable = true};
+    struct uc_staged s = {.fd = dup(f->fd), .dg = *dg, .evictable = true};
     snprintf(s.tmp_name, sizeof(s.tmp_name), "%s", f->tmp_name);
     snprintf(s.suffix, sizeof(s.suffix), "%s", f->rec.suffix);
     struct uc_errbuf eb = {{0}};
-    if (s.fd < 0 || uc_store_sync_staged(fs->st, &s, &eb) ||
-        uc_store_publish(fs->st, &s, 1, NULL, NULL, &eb)) {
-        if (s.fd >= 0 && !eb.msg[0])
+    int bad = s.fd < 0 ? errno : f->sync_errno;
+    if (bad)
+        snprintf(eb.msg, sizeof(eb.msg), "%s: %s", s.fd < 0 ? "dup" : "fsync", strerror(bad));
+    if (bad || uc_store_publish(fs->st, &s, 1, NULL, NULL, &eb)) {
+        if (!eb.msg[0])
             snprintf(eb.msg, sizeof(eb.msg), "%s", strerror(errno));
         fprintf(stderr,
                 "updcached: fill Content/%s: verified but not published: %s; it is served "
@@ -580,8 +675,15 @@ static void check_block(struct uc_lane_job *j)
 {
     struct xfer *x = j->arg;
     struct uc_fill *f = x->f;
-    x->matched = !f->digests || block_matches(f, x->k, x->buf, x->len, x->digest);
-    x->wrc = x->matched ? uc_pwrite_all(f->fd, x->buf, x->len, x->off) : 0;
+    if (x->buf) {
+        x->matched = !f->digests || block_matches(f, x->k, x->buf, x->len, x->digest);
+        x->wrc = x->matched ? uc_pwrite_all(f->fd, x->buf, x->len, x->off) : 0;
+    } else { /* hashed and written as it came (body_cb) */
+        unsigned gl = 0;
+        x->matched = !f->digests || (EVP_DigestFinal_ex(x->md, x->digest, &gl) == 1 &&
+                                     signed_digest_is(f, x->k, x->digest));
+        x->wrc = 0;
+    }
     struct uc_fills *fs = f->fs;
     pthread_mutex_lock(&fs->vmu);
     x->next_verified = fs->verified;
@@ -662,6 +764,12 @@ static void on_done(struct uc_fills *fs, CURLMsg *msg)
     }
     bool whole = code == 200 && x->off == 0 && x->len == f->rec.size;
     char problem[CURL_ERROR_SIZE + 128] = "";
+    if (x->inline_wrc) {
+        int wrc = x->inline_wrc;
+        end_transfer(fs, x);
+        fail(f, 503, "tmp/%s: writing: %s", f->tmp_name, strerror(-wrc));
+        return;
+    }
     if (res != CURLE_OK)
         snprintf(problem, sizeof(problem), "%s", x->err[0] ? x->err : curl_easy_strerror(res));
     else if (code != 206 && !whole)
@@ -686,17 +794,26 @@ static void on_done(struct uc_fills *fs, CURLMsg *msg)
     check_block(&x->job);
 }
 
-/* What the lanes gave back. */
+/* What the lanes and the whole-file passes gave back. */
 static void take_checked(struct uc_fills *fs)
 {
     pthread_mutex_lock(&fs->vmu);
     struct xfer *x = fs->verified;
     fs->verified = NULL;
+    struct uc_fill *f = fs->passed;
+    fs->passed = NULL;
     pthread_mutex_unlock(&fs->vmu);
     while (x) {
         struct xfer *next = x->next_verified;
         on_checked(fs, x);
         x = next;
+    }
+    while (f) {
+        struct uc_fill *next = f->next_passed;
+        pthread_join(f->pass, NULL);
+        f->passing = false;
+        publish_passed(fs, f);
+        f = next;
     }
 }
 
@@ -824,11 +941,17 @@ void uc_fills_stop(struct uc_fills *fs)
     drop_transfers(fs, NULL);
     for (struct uc_fill *f = fs->list, *n; f; f = n) {
         n = f->next;
+        /* A pass still running is waited for, not published: the next start resumes
+         * the part file, its blocks verified again. */
+        if (f->passing)
+            pthread_join(f->pass, NULL);
         uc_fill_release(f);
     }
     curl_multi_cleanup(fs->multi);
-    for (unsigned i = 0; i < TOTAL; i++)
+    for (unsigned i = 0; i < TOTAL; i++) {
         free(fs->buf[i]);
+        EVP_MD_CTX_free(fs->md[i]);
+    }
     uc_upstream_free(&fs->up);
     pthread_mutex_destroy(&fs->mu);
     pthread_mutex_destroy(&fs->vmu);

@@ -13,10 +13,11 @@
  * fetched first. A fill goes on when its clients leave; a restart finds the part file
  * and keeps the blocks that still match.
  *
- * Threads: workers call join/ready/want/release; the fill thread does all network and
- * disk work and wakes the workers (uc_worker_wake) whenever blocks become ready or a
- * fill ends. Block readiness is an acquire/release flag per block, so ready() takes no
- * lock.
+ * Threads: workers call join/ready/want/release; the fill thread does the network work
+ * and the publish, the blocks' checks and writes run on lanes (on one core: on the fill
+ * thread as the bytes arrive), each file's whole-file pass and fsync on a thread of its
+ * own; whoever makes blocks ready or ends a fill wakes the workers (uc_worker_wake).
+ * Block readiness is an acquire/release flag per block, so ready() takes no lock.
  */
 #ifndef UC_FILL_H
 #define UC_FILL_H

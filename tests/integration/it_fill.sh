@@ -22,12 +22,20 @@
 #     signed before block digests): fetched whole and checked before its first byte; with
 #     a bit flipped, the client gets a 502 and no byte, the copy is quarantined, and the
 #     next GET fills it right.
+# With UC_FILL_ONE_CORE=1 every daemon runs under taskset -c 0: a fill then has no lanes
+# and hashes and writes each piece as it arrives (cache/fill.c, body_cb), so that path
+# passes the same cases.
 # Usage: it_fill.sh UPDCACHE UPDCACHED BLOCKS_PUT
 . "$(dirname "$0")/lib.sh"
 UCD=${2:?usage: $0 updcache updcached blocks_put}
 BPUT=${3:?usage: $0 updcache updcached blocks_put}
 set -e
 MIB=$((1024 * 1024))
+if [ "${UC_FILL_ONE_CORE:-0}" = 1 ]; then
+    printf '#!/bin/sh\nexec taskset -c 0 %q "$@"\n' "$UCD" >"$T/updcached-one-core"
+    chmod +x "$T/updcached-one-core"
+    UCD=$T/updcached-one-core
+fi
 RELAY="$(dirname "$0")/../fixtures/relay.py"
 "$UC" keygen --out "$T/pub" >/dev/null 2>&1
 mkdir -p "$T/src"
@@ -81,6 +89,11 @@ od_node "$T/od" od.fill.test "$RL" "leaf:sec-leaf"
 start_tls_daemon "$UCD" "$T/od/uc.conf" "$T/od/ports" "$T/od/err" || { bad "od did not start"; finish; }
 OPP=$PP OP=$P OD_PID=$DPID
 O="http://127.0.0.1:$OPP"
+if [ "${UC_FILL_ONE_CORE:-0}" = 1 ]; then
+    cores=$(awk '/^Cpus_allowed_list/ {print $2}' "/proc/$OD_PID/status")
+    [ "$cores" = 0 ] && ok "the downstream runs on one core (its fills without lanes)" ||
+        bad "the downstream may run on cores '$cores', not 0 alone"
+fi
 
 # --- HEAD and unknown files ask the root nothing.
 sleep 1.2
