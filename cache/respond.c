@@ -509,8 +509,15 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
         uc_tx_start(c);
         return;
     }
-    /* A cold file's bytes come from the fill, range by range: never read whole here. */
-    bool small = !c->x->cold && c->x->out_len + c->x->body_len <= UC_OUT_CAP;
+    /*
+     * A cold file's bytes come from the fill, range by range: never read whole here. A
+     * single range goes by sendfile even when small: reading it into the buffer and
+     * sending that copies it twice, which cost more than the sendfile's page probe
+     * (bench/run express, RESULTS.md 2026-12-03 13:40: 0.77-0.79x nginx copied, 0.84x
+     * by sendfile). Whole small files are read, for the hot cache.
+     */
+    bool small = !c->x->cold && c->x->out_len + c->x->body_len <= UC_OUT_CAP &&
+                 (c->x->status == 200 || multi);
     if (c->x->status == 200) {
         c->x->fill_hot = small && !c->x->hot && c->x->route.root != UC_ROOT_SELFUPDATE;
         c->x->fill_off = c->x->out_len;
