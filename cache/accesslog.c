@@ -6,6 +6,7 @@
 #include "accesslog.h"
 
 #include "fsutil.h"
+#include "httpdate.h"
 #include "strparse.h"
 
 #include <errno.h>
@@ -74,26 +75,67 @@ static size_t put_quoted(char *out, const char *v, size_t n, size_t max)
 }
 
 /* The line for a, at most LOG_LINE_MAX bytes. */
+#define WHEN_LEN 27 /* "[06/Nov/1994:08:49:37 +0000" */
+
+/* The time field, formatted once a second per thread (the line is written per request). */
+static const char *when_of(int64_t t)
+{
+    static _Thread_local int64_t at = -1;
+    static _Thread_local char when[WHEN_LEN + 1];
+    if (t != at) {
+        struct uc_utc u;
+        uc_utc_split(t > 0 ? t : 0, &u);
+        when[0] = '[';
+        uc_fmt_2d(when + 1, u.mday);
+        when[3] = '/';
+        memcpy(when + 4, uc_month_abbr[u.mon], 3);
+        when[7] = '/';
+        uc_fmt_2d(when + 8, u.year / 100 % 100);
+        uc_fmt_2d(when + 10, u.year % 100);
+        when[12] = ':';
+        uc_fmt_2d(when + 13, u.hour);
+        when[15] = ':';
+        uc_fmt_2d(when + 16, u.min);
+        when[18] = ':';
+        uc_fmt_2d(when + 19, u.sec);
+        memcpy(when + 21, " +0000", 6);
+        at = t;
+    }
+    return when;
+}
+
+static size_t put_u64_then(char *out, uint64_t v, char sep)
+{
+    size_t n = uc_fmt_u64(out, v);
+    out[n] = sep;
+    return n + 1;
+}
+
 static size_t format_line(char out[LOG_LINE_MAX], const struct uc_access *a)
 {
-    time_t t = (time_t)a->time;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char when[40];
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
     /* The client text is an address the daemon formatted, never network bytes. */
-    int n = snprintf(out, 128, "%.64s - - [%s] ", a->client, when);
-    size_t len = n > 0 && n < 128 ? (size_t)n : 0;
+    size_t len = strnlen(a->client, 64);
+    memcpy(out, a->client, len);
+    memcpy(out + len, " - - ", 5);
+    len += 5;
+    memcpy(out + len, when_of(a->time), WHEN_LEN);
+    len += WHEN_LEN;
+    memcpy(out + len, "] ", 2);
+    len += 2;
     len += put_quoted(out + len, a->request_line, a->request_line_len, REQUEST_LINE_MAX);
-    len += (size_t)snprintf(out + len, 48, " %d %llu ", a->status, (unsigned long long)a->bytes);
+    out[len++] = ' ';
+    len += put_u64_then(out + len, (uint64_t)(a->status > 0 ? a->status : 0), ' ');
+    len += put_u64_then(out + len, a->bytes, ' ');
     len += put_quoted(out + len, a->referer, a->referer_len, REFERER_MAX);
     out[len++] = ' ';
     len += put_quoted(out + len, a->user_agent, a->user_agent_len, USER_AGENT_MAX);
-    len += (size_t)snprintf(out + len, 32, " %llu\n", (unsigned long long)a->duration_us);
+    out[len++] = ' ';
+    len += put_u64_then(out + len, a->duration_us, '\n');
     return len;
 }
 
-_Static_assert(128 + 48 + 32 + 1 + 3 * 2 + REQUEST_LINE_MAX + REFERER_MAX + USER_AGENT_MAX <=
+_Static_assert(64 + 5 + WHEN_LEN + 2 + 1 + 2 * (UC_U64_DIGITS + 1) + 1 + 1 + UC_U64_DIGITS + 1 +
+                       3 * 2 + REQUEST_LINE_MAX + REFERER_MAX + USER_AGENT_MAX <=
                    LOG_LINE_MAX,
                "a formatted line always fits");
 

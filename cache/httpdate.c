@@ -1,19 +1,47 @@
 /*
- * HTTP-date handling with the reentrant time functions (gmtime_r, timegm), never the
- * static-buffer ones. Parsing is exact: trailing bytes or out-of-range fields refuse
- * the date, which makes the conditional header that carried it ignored (§13.1.3/4).
+ * HTTP-date handling. Formatting splits the time by arithmetic (uc_utc_split): it runs
+ * for every response, and gmtime_r takes the time-zone lock each call. Parsing uses the
+ * reentrant timegm and is exact: trailing bytes or out-of-range fields refuse the date,
+ * which makes the conditional header that carried it ignored (§13.1.3/4).
  */
 #include "httpdate.h"
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 static const char *const wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+const char *const uc_month_abbr[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/*
+ * Days since 1970-01-01 to a proleptic Gregorian date: count in 400-year eras of
+ * 146,097 days from 0000-03-01, so that the leap day ends each year of the count.
+ */
+void uc_utc_split(int64_t t, struct uc_utc *out)
+{
+    int64_t days = t / 86400, secs = t % 86400;
+    out->hour = (int)(secs / 3600);
+    out->min = (int)(secs / 60 % 60);
+    out->sec = (int)(secs % 60);
+    out->wday = (int)((days + 4) % 7); /* 1970-01-01 was a Thursday */
+    int64_t z = days + 719468;         /* days from 0000-03-01 */
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;                                      /* day of the era */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* year of it */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* from March 1st */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    out->mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    out->mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+    out->year = (int)(yoe + era * 400 + (out->mon < 2));
+}
+
+void uc_fmt_2d(char *out, int v)
+{
+    out[0] = (char)('0' + v / 10);
+    out[1] = (char)('0' + v % 10);
+}
 
 void uc_httpdate_format(int64_t t, char out[UC_HTTPDATE_LEN + 1])
 {
@@ -22,20 +50,31 @@ void uc_httpdate_format(int64_t t, char out[UC_HTTPDATE_LEN + 1])
         t = 0;
     if (t > 253402300799LL)
         t = 253402300799LL;
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[tm.tm_wday], tm.tm_mday,
-             mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, tmp, UC_HTTPDATE_LEN);
+    struct uc_utc u;
+    uc_utc_split(t, &u);
+    /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+    memcpy(out, wday[u.wday], 3);
+    memcpy(out + 3, ", ", 2);
+    uc_fmt_2d(out + 5, u.mday);
+    out[7] = ' ';
+    memcpy(out + 8, uc_month_abbr[u.mon], 3);
+    out[11] = ' ';
+    uc_fmt_2d(out + 12, u.year / 100);
+    uc_fmt_2d(out + 14, u.year % 100);
+    out[16] = ' ';
+    uc_fmt_2d(out + 17, u.hour);
+    out[19] = ':';
+    uc_fmt_2d(out + 20, u.min);
+    out[22] = ':';
+    uc_fmt_2d(out + 23, u.sec);
+    memcpy(out + 25, " GMT", 4);
     out[UC_HTTPDATE_LEN] = 0;
 }
 
 static int month_of(const char *s)
 {
     for (int i = 0; i < 12; i++)
-        if (!memcmp(s, mon[i], 3))
+        if (!memcmp(s, uc_month_abbr[i], 3))
             return i;
     return -1;
 }

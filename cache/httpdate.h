@@ -13,6 +13,15 @@
 /* Format t (unix seconds, UTC) into out (UC_HTTPDATE_LEN + 1 bytes). */
 void uc_httpdate_format(int64_t t, char out[UC_HTTPDATE_LEN + 1]);
 
+/* The UTC calendar fields of t >= 0, as gmtime_r gives them, without its time-zone lock. */
+struct uc_utc {
+    int year, mon, mday, hour, min, sec, wday; /* mon 0-11, wday 0 = Sunday */
+};
+void uc_utc_split(int64_t t, struct uc_utc *out);
+extern const char *const uc_month_abbr[12];
+/* Two digits of v (0-99) at out. */
+void uc_fmt_2d(char *out, int v);
+
 /* Parse s[0..len) in any of the three forms; returns 0 and *out, or -EINVAL. */
 int uc_httpdate_parse(const char *s, size_t len, int64_t *out);
 

@@ -194,3 +194,16 @@ size_t uc_escape(char *out, const char *s, size_t n, size_t max)
     }
     return len;
 }
+
+size_t uc_fmt_u64(char *out, uint64_t v)
+{
+    char tmp[UC_U64_DIGITS];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}

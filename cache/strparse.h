@@ -35,4 +35,9 @@ int uc_hex_decode(const char *in, size_t hexlen, uint8_t *out, size_t n);
 size_t uc_escape(char *out, const char *s, size_t n, size_t max);
 const char *uc_fmt_bytes(uint64_t n, char *buf, size_t len);
 
+#define UC_U64_DIGITS 20
+/* v in decimal into out (at most UC_U64_DIGITS bytes, no NUL); returns the length. On
+ * the request path instead of snprintf, whose setup costs more than the digits. */
+size_t uc_fmt_u64(char *out, uint64_t v);
+
 #endif

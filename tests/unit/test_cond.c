@@ -4,7 +4,9 @@
  */
 #include "cond.h"
 #include "httpdate.h"
+
 #include "uc_test.h"
+#include <time.h>
 
 #include <errno.h>
 
@@ -105,10 +107,46 @@ static void test_cond_table(void **state)
     }
 }
 
+/* The arithmetic split against gmtime_r: every day boundary across leap years and
+ * centuries (1900 not leap, 2000 leap, 2100 not), and random seconds up to 9999. */
+static void test_utc_split_matches_gmtime(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 400000; i++) {
+        int64_t t;
+        if (i < 200000) {
+            t = (int64_t)i * 86400 + (i % 3 == 0 ? 0 : i % 3 == 1 ? 86399 : 43210);
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            t = (int64_t)(x % 253402300800ULL);
+        }
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        struct uc_utc u;
+        uc_utc_split(t, &u);
+        if (u.year != tm.tm_year + 1900 || u.mon != tm.tm_mon || u.mday != tm.tm_mday ||
+            u.hour != tm.tm_hour || u.min != tm.tm_min || u.sec != tm.tm_sec ||
+            u.wday != tm.tm_wday)
+            fail_msg("t=%lld: %d-%d-%d %d:%d:%d wday %d, gmtime_r %d-%d-%d %d:%d:%d wday %d",
+                     (long long)t, u.year, u.mon, u.mday, u.hour, u.min, u.sec, u.wday,
+                     tm.tm_year + 1900, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     tm.tm_wday);
+        if (i % 997 == 0) { /* and the formatted date against strftime's */
+            char want[64], got[UC_HTTPDATE_LEN + 1];
+            strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+            uc_httpdate_format(t, got);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_httpdate_forms),
+        cmocka_unit_test(test_utc_split_matches_gmtime),
         cmocka_unit_test(test_cond_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,11 +67,25 @@ static void test_strparse_hex(void **state)
     assert_int_equal(uc_hex_decode("0aFf1g", 6, b, 3), -EINVAL);
 }
 
+static void test_fmt_u64(void **state)
+{
+    (void)state;
+    const uint64_t v[] = {0, 1, 9, 10, 99, 100, 4096, 1048575, 4294967296ULL, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char want[32], got[UC_U64_DIGITS + 1];
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+        size_t n = uc_fmt_u64(got, v[i]);
+        got[n] = 0;
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strparse_sizes_durations),
         cmocka_unit_test(test_strparse_hex),
+        cmocka_unit_test(test_fmt_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
