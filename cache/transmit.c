@@ -36,11 +36,15 @@
 #define PIPE_WANT (1024 * 1024) /* a cold window is read in chunks of the pipe's size */
 /*
  * Per connection per turn of the loop. Measured on the 1m scenario (16 clients, 1 MiB
- * files, loopback): 1 MiB turns gave 0.68-0.94x lighttpd's rate, 256 and 512 KiB about
- * 1.0x, 128 KiB no better; in the cold scenario 1 MiB turns doubled the hot requests'
- * p99. lighttpd's MAX_WRITE_LIMIT is the same 256 KiB.
+ * files, loopback) on an EPYC host: 1 MiB turns gave 0.68-0.94x lighttpd's rate, 256 and
+ * 512 KiB about 1.0x, 128 KiB no better; in the cold scenario 1 MiB turns doubled the hot
+ * requests' p99. On the Xeon host (BBR, whose pacing timer is armed from the send),
+ * bench/run --rounds 2, against lighttpd: 128 KiB gave 256m 1.17x, bits 1.19x,
+ * do-ranges 1.00x, cold hot p99 0.85x; 256 KiB 0.89x, 0.89x, 1.21x, 1.29x; 1 and 2 MiB
+ * 0.75-0.82x on 256m; 1m swung 0.86-1.46x with either (RESULTS.md, 2026-12-03 14:00).
+ * lighttpd's MAX_WRITE_LIMIT is 256 KiB.
  */
-#define TURN_BYTES (256 * 1024)
+#define TURN_BYTES (128 * 1024)
 #define WARM_WINDOW (4ULL << 20) /* bytes whose residency one probe establishes */
 #define PAGE 4096ULL
 
