@@ -45,6 +45,11 @@
  * lighttpd's MAX_WRITE_LIMIT is 256 KiB.
  */
 #define TURN_BYTES (128 * 1024)
+/* A response of at most a MiB (1m, do-ranges) is done in four turns of this: yielding
+ * more often only adds a poll round per 128 KiB (do-ranges 1.21x lighttpd with 256 KiB
+ * turns, 1.00x with 128 KiB in the runs above). */
+#define SHORT_BODY (1024 * 1024)
+#define SHORT_TURN_BYTES (256 * 1024)
 #define WARM_WINDOW (4ULL << 20) /* bytes whose residency one probe establishes */
 #define PAGE 4096ULL
 
@@ -335,7 +340,7 @@ static ssize_t write_some(struct uc_conn *c, uint64_t max, bool *async)
 static void pump_direct(struct uc_conn *c)
 {
     struct uc_xfer *x = c->x;
-    uint64_t budget = TURN_BYTES;
+    uint64_t budget = x->body_len <= SHORT_BODY ? SHORT_TURN_BYTES : TURN_BYTES;
     while (!plan_done(x)) {
         if (budget == 0) { /* yield: the poll completes at once on a writable socket */
             wait_writable(c);
