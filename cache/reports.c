@@ -84,31 +84,54 @@ struct uc_reports {
     _Atomic uint64_t stored, pruned;
 };
 
-static void write_batch(struct uc_reports *r, struct item *b, size_t n)
+/* b[0..n) in one transaction, old reports pruned first to make room. */
+static int write_txn(struct uc_reports *r, const struct item *b, size_t n, size_t *pruned)
 {
     MDB_txn *txn;
     uint64_t bytes = 0, budget = uc_index_map_size(r->ix) / UC_INDEX_REPORTS_SHARE;
     for (size_t i = 0; i < n; i++)
         bytes += b[i].len + 64;
-    size_t pruned = 0;
     int rc = uc_index_begin(r->ix, true, &txn);
     /* Room first, in the same transaction: old reports go before new ones are added. */
     if (!rc)
         rc = uc_index_prune_reports(r->ix, txn, (int64_t)time(NULL) - r->keep,
-                                    budget > bytes ? budget - bytes : 0, &pruned);
+                                    budget > bytes ? budget - bytes : 0, pruned);
     for (size_t i = 0; !rc && i < n; i++)
         rc = uc_index_put_report(r->ix, txn, b[i].rec, b[i].len, NULL);
     if (!rc)
-        rc = uc_index_commit(txn);
-    else
-        uc_index_abort(txn);
+        return uc_index_commit(txn);
+    uc_index_abort(txn);
+    return rc;
+}
+
+/*
+ * The pages a transaction's prune frees are reused only by later ones, so a full batch
+ * (BATCH reports of a flood, queued while the writer was behind) could need more map
+ * than is free and fill it, losing the whole batch (it_operator's flood, now and then
+ * on a loaded machine). A full map: the batch again in two halves, each its own
+ * transaction, down to one report.
+ */
+static void store_items(struct uc_reports *r, const struct item *b, size_t n)
+{
+    size_t pruned = 0;
+    int rc = write_txn(r, b, n, &pruned);
+    if (rc == MDB_MAP_FULL && n > 1) {
+        store_items(r, b, n / 2);
+        store_items(r, b + n / 2, n - n / 2);
+        return;
+    }
     if (rc) {
         fprintf(stderr, "updcached: %zu client report(s) lost: cannot write the index: %s%s\n", n,
                 uc_strerror(rc), uc_index_hint(rc));
-    } else {
-        atomic_fetch_add(&r->stored, n);
-        atomic_fetch_add(&r->pruned, pruned);
+        return;
     }
+    atomic_fetch_add(&r->stored, n);
+    atomic_fetch_add(&r->pruned, pruned);
+}
+
+static void write_batch(struct uc_reports *r, struct item *b, size_t n)
+{
+    store_items(r, b, n);
     size_t freed = 0;
     for (size_t i = 0; i < n; i++) {
         freed += b[i].len;

@@ -76,11 +76,54 @@ static void test_reports_queue_bounded_in_bytes(void **state)
     uct_rmrf(dir);
 }
 
+static void push_copies(struct uc_reports *r, size_t n, size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *rec = malloc(len);
+        memset(rec, 'a' + (int)(i % 26), len);
+        assert_true(uc_reports_push(r, rec, len));
+    }
+}
+
+static void wait_stored(struct uc_reports *r, uint64_t want)
+{
+    for (int i = 0; i < 500 && uc_reports_stored(r) < want; i++)
+        usleep(10000);
+}
+
+/* A flood queued while the writer was held up is written as one batch: with old reports
+ * to prune and a small map, one transaction cannot hold it (the pages its prune frees
+ * are not reused before it commits); it must be stored in smaller ones, not lost. */
+static void test_reports_full_batch_in_a_small_map(void **state)
+{
+    (void)state;
+    char *dir = uct_tmpdir();
+    struct uc_index *ix;
+    struct uc_errbuf eb = {{0}};
+    assert_int_equal(uc_index_open(dir, false, &ix, &eb), 0);
+    assert_int_equal(uc_index_set_size(ix, 2u << 20), 0);
+    struct uc_reports *r;
+    assert_int_equal(uc_reports_start(ix, 4096, 86400, &r), 0);
+    push_copies(r, 80, 6000); /* about the reports' quarter of the map */
+    wait_stored(r, 80);
+    assert_int_equal(uc_reports_stored(r), 80);
+    MDB_txn *hold;
+    assert_int_equal(uc_index_begin(ix, true, &hold), 0);
+    push_copies(r, 256, 6000); /* one full batch, 1.5 MB */
+    uc_index_abort(hold);
+    wait_stored(r, 80 + 256);
+    assert_int_equal(uc_reports_stored(r), 80 + 256);
+    uc_reports_stop(r);
+    uc_index_close(ix);
+    uct_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reports_body_verbatim),
         cmocka_unit_test(test_reports_queue_bounded_in_bytes),
+        cmocka_unit_test(test_reports_full_batch_in_a_small_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
