@@ -513,7 +513,7 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
      * A cold file's bytes come from the fill, range by range: never read whole here. A
      * single range goes by sendfile even when small: reading it into the buffer and
      * sending that copies it twice, which cost more than the sendfile's page probe
-     * (bench/run express, RESULTS.md 2026-12-03 13:40: 0.77-0.79x nginx copied, 0.84x
+     * (bench/run express, RESULTS.md "Issue 10 on the Xeon host": 0.77-0.79x nginx copied, 0.84x
      * by sendfile). Whole small files are read, for the hot cache.
      */
     bool small = !c->x->cold && c->x->out_len + c->x->body_len <= UC_OUT_CAP &&
