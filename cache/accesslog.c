@@ -90,14 +90,7 @@ static const char *when_of(int64_t t)
         when[3] = '/';
         memcpy(when + 4, uc_month_abbr[u.mon], 3);
         when[7] = '/';
-        uc_fmt_2d(when + 8, u.year / 100 % 100);
-        uc_fmt_2d(when + 10, u.year % 100);
-        when[12] = ':';
-        uc_fmt_2d(when + 13, u.hour);
-        when[15] = ':';
-        uc_fmt_2d(when + 16, u.min);
-        when[18] = ':';
-        uc_fmt_2d(when + 19, u.sec);
+        uc_fmt_year_clock(when + 8, &u, ':');
         memcpy(when + 21, " +0000", 6);
         at = t;
     }

@@ -43,6 +43,18 @@ void uc_fmt_2d(char *out, int v)
     out[1] = (char)('0' + v % 10);
 }
 
+void uc_fmt_year_clock(char *out, const struct uc_utc *u, char sep)
+{
+    uc_fmt_2d(out, u->year / 100 % 100);
+    uc_fmt_2d(out + 2, u->year % 100);
+    out[4] = sep;
+    uc_fmt_2d(out + 5, u->hour);
+    out[7] = ':';
+    uc_fmt_2d(out + 8, u->min);
+    out[10] = ':';
+    uc_fmt_2d(out + 11, u->sec);
+}
+
 void uc_httpdate_format(int64_t t, char out[UC_HTTPDATE_LEN + 1])
 {
     /* IMF-fixdate has a four-digit year: keep t within 1970..9999. */
@@ -59,14 +71,7 @@ void uc_httpdate_format(int64_t t, char out[UC_HTTPDATE_LEN + 1])
     out[7] = ' ';
     memcpy(out + 8, uc_month_abbr[u.mon], 3);
     out[11] = ' ';
-    uc_fmt_2d(out + 12, u.year / 100);
-    uc_fmt_2d(out + 14, u.year % 100);
-    out[16] = ' ';
-    uc_fmt_2d(out + 17, u.hour);
-    out[19] = ':';
-    uc_fmt_2d(out + 20, u.min);
-    out[22] = ':';
-    uc_fmt_2d(out + 23, u.sec);
+    uc_fmt_year_clock(out + 12, &u, ' ');
     memcpy(out + 25, " GMT", 4);
     out[UC_HTTPDATE_LEN] = 0;
 }

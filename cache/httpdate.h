@@ -21,6 +21,8 @@ void uc_utc_split(int64_t t, struct uc_utc *out);
 extern const char *const uc_month_abbr[12];
 /* Two digits of v (0-99) at out. */
 void uc_fmt_2d(char *out, int v);
+/* u's year in four digits, then "hh:mm:ss" after sep: 13 bytes at out, no NUL. */
+void uc_fmt_year_clock(char *out, const struct uc_utc *u, char sep);
 
 /* Parse s[0..len) in any of the three forms; returns 0 and *out, or -EINVAL. */
 int uc_httpdate_parse(const char *s, size_t len, int64_t *out);

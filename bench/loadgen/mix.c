@@ -3,6 +3,8 @@
  */
 #include "mix.h"
 
+#include "strparse.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,19 +106,6 @@ size_t uc_url_max_request(const struct uc_url *u)
     return u->get_len + RANGE_HDR_MAX;
 }
 
-size_t uc_u64_dec(uint64_t v, char *out)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* The GET with "Range: bytes=a-b" spliced in before the blank line. */
 static size_t render_range(const struct uc_url *u, uint64_t a, uint64_t b, char *out)
 {
@@ -124,9 +113,9 @@ static size_t render_range(const struct uc_url *u, uint64_t a, uint64_t b, char 
     memcpy(out, u->get_req, n);
     memcpy(out + n, "Range: bytes=", 13);
     n += 13;
-    n += uc_u64_dec(a, out + n);
+    n += uc_fmt_u64(out + n, a);
     out[n++] = '-';
-    n += uc_u64_dec(b, out + n);
+    n += uc_fmt_u64(out + n, b);
     memcpy(out + n, "\r\n\r\n", 4);
     return n + 4;
 }

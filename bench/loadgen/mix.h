@@ -111,7 +111,4 @@ size_t uc_mix_request(const struct uc_url *u, uint32_t ui, enum uc_kind kind, ui
 int uc_mix_check(const struct uc_expect *e, const struct uc_url *u, const struct uc_resp *r,
                  uint64_t *body);
 
-/* Decimal rendering without snprintf (hot path). Returns bytes written, no NUL. */
-size_t uc_u64_dec(uint64_t v, char *out);
-
 #endif

@@ -6,6 +6,7 @@
 #include "hist.h"
 #include "mix.h"
 #include "resp.h"
+#include "strparse.h"
 #include "uc_test.h"
 
 #include <math.h>
@@ -309,8 +310,8 @@ static void test_mix(void **state)
     assert_int_equal(uc_mix_check(&e, &unk, &hr, &body), UC_ERR_LENGTH);
 
     char dec[24];
-    assert_int_equal(uc_u64_dec(0, dec), 1);
-    assert_int_equal(uc_u64_dec(UINT64_MAX, dec), 20);
+    assert_int_equal(uc_fmt_u64(dec, 0), 1);
+    assert_int_equal(uc_fmt_u64(dec, UINT64_MAX), 20);
     assert_memory_equal(dec, "18446744073709551615", 20);
     uc_url_free(&u);
     uc_url_free(&small);
