@@ -511,13 +511,14 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
     }
     /*
      * A cold file's bytes come from the fill, range by range: never read whole here. A
-     * single range goes by sendfile even when small: reading it into the buffer and
-     * sending that copies it twice, which cost more than the sendfile's page probe
-     * (bench/run express, RESULTS.md "Issue 10 on the Xeon host": 0.77-0.79x nginx copied, 0.84x
-     * by sendfile). Whole small files are read, for the hot cache.
+     * small body (a whole small file, or express's 1-16 KiB ranges) is read into the
+     * buffer through the ring and goes out in one send: no page probe and no sendfile
+     * from the loop. By sendfile instead, express was 1.00x and 0.99x nginx on the EPYC
+     * host, read 1.94x and 2.25x (RESULTS.md, "small ranges read again"); on the Xeon
+     * host sendfile was ahead, 0.84x against 0.77-0.79x (RESULTS.md "Issue 10 on the
+     * Xeon host"): the syscalls cost more on the one, the copy on the other.
      */
-    bool small = !c->x->cold && c->x->out_len + c->x->body_len <= UC_OUT_CAP &&
-                 (c->x->status == 200 || multi);
+    bool small = !c->x->cold && c->x->out_len + c->x->body_len <= UC_OUT_CAP;
     if (c->x->status == 200) {
         c->x->fill_hot = small && !c->x->hot && c->x->route.root != UC_ROOT_SELFUPDATE;
         c->x->fill_off = c->x->out_len;

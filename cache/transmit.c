@@ -35,21 +35,18 @@
 
 #define PIPE_WANT (1024 * 1024) /* a cold window is read in chunks of the pipe's size */
 /*
- * Per connection per turn of the loop. Measured on the 1m scenario (16 clients, 1 MiB
- * files, loopback) on an EPYC host: 1 MiB turns gave 0.68-0.94x lighttpd's rate, 256 and
- * 512 KiB about 1.0x, 128 KiB no better; in the cold scenario 1 MiB turns doubled the hot
- * requests' p99. On the Xeon host (BBR, whose pacing timer is armed from the send),
- * bench/run --rounds 2, against lighttpd: 128 KiB gave 256m 1.17x, bits 1.19x,
- * do-ranges 1.00x, cold hot p99 0.85x; 256 KiB 0.89x, 0.89x, 1.21x, 1.29x; 1 and 2 MiB
- * 0.75-0.82x on 256m; 1m swung 0.86-1.46x with either (RESULTS.md, 2026-12-03 14:00).
- * lighttpd's MAX_WRITE_LIMIT is 256 KiB.
+ * Per connection per turn of the loop; lighttpd's MAX_WRITE_LIMIT is 256 KiB too.
+ * Measured on the 1m scenario (16 clients, 1 MiB files, loopback) on an EPYC host: 1 MiB
+ * turns gave 0.68-0.94x lighttpd's rate, 256 and 512 KiB about 1.0x, 128 KiB no better;
+ * in the cold scenario 1 MiB turns doubled the hot requests' p99. 128 KiB turns for
+ * bodies over 1 MiB, which won on a Xeon host (256m 1.17x lighttpd against 0.89x, bits
+ * 1.19x against 0.89x, RESULTS.md 2026-12-03 14:00), lost on the EPYC host in two
+ * alternated pairs of bench/run --rounds 2 (256m 0.85x and 0.76x against 0.94x and
+ * 1.03x with 256 KiB, bits 0.90x and 0.69x against 1.02x and 1.03x; RESULTS.md "small
+ * ranges read again"). Which host a deployment is like is not known here; 256 KiB is
+ * the figure that also met on the Xeon host for responses up to 1 MiB.
  */
-#define TURN_BYTES (128 * 1024)
-/* A response of at most a MiB (1m, do-ranges) is done in four turns of this: yielding
- * more often only adds a poll round per 128 KiB (do-ranges 1.21x lighttpd with 256 KiB
- * turns, 1.00x with 128 KiB in the runs above). */
-#define SHORT_BODY (1024 * 1024)
-#define SHORT_TURN_BYTES (256 * 1024)
+#define TURN_BYTES (256 * 1024)
 #define WARM_WINDOW (4ULL << 20) /* bytes whose residency one probe establishes */
 #define PAGE 4096ULL
 
@@ -340,7 +337,7 @@ static ssize_t write_some(struct uc_conn *c, uint64_t max, bool *async)
 static void pump_direct(struct uc_conn *c)
 {
     struct uc_xfer *x = c->x;
-    uint64_t budget = x->body_len <= SHORT_BODY ? SHORT_TURN_BYTES : TURN_BYTES;
+    uint64_t budget = TURN_BYTES;
     while (!plan_done(x)) {
         if (budget == 0) { /* yield: the poll completes at once on a writable socket */
             wait_writable(c);
