@@ -90,7 +90,9 @@ published file (a wrong one makes the case x); rows: completion time, TTFB, byte
 from the root (its access log), wrong bytes delivered under tamper, the clients' CPU and
 context switches (a and b are bound by the clients' core), and updcache over the best
 peer per round. Targets of issue 13 in the footnote. --rounds as elsewhere; about 2
-minutes a round. UC_FILL_CASES=b (any of abcd) runs only those cases.
+minutes a round. UC_FILL_CASES=b (any of abcd) runs only those cases. The root and each
+front are pinned to the server core; UC_FILL_FRONT_CPUS=all lets each front use every
+core instead (the root and the clients stay pinned), every front alike.
 
 fill-ingest (on demand only): issue 14's fill figure. A root updcached publishing a 1 GiB
 file and an on-demand updcached in front (a fresh store each round); one cold curl; the

@@ -85,6 +85,9 @@ CASE_METRICS = {"a": ("a_s", "a_ttfb", "a_root", "a_cpu", "a_ccpu"),
                 "c": ("c_s", "c_root", "c_cpu")}
 # UC_FILL_CASES=b (say) runs only those cases: for looking into one by hand.
 CASES = tuple(os.environ.get("UC_FILL_CASES", "abcd"))
+# UC_FILL_FRONT_CPUS=all lets every front use every core (the root and the clients stay
+# where they are): what a front does with a second core, each front alike.
+FRONT_ALL = os.environ.get("UC_FILL_FRONT_CPUS", "one") == "all"
 
 
 class File:
@@ -190,6 +193,8 @@ class Scenario(Base):
             "varnish": Varnish(run),
         }
         for k, s in self.fronts.items():
+            if FRONT_ALL:
+                s.cpus = run.all_cpus
             why = s.missing()
             if why:
                 self.front_na[k] = why
@@ -649,15 +654,16 @@ class Scenario(Base):
         if self.na or not self.fronts:
             return None
         lines = [
-            "fill: a root updcached (TLS + plain, 1 worker, access log on, files in page cache) and each front "
-            "server in turn (one at a time, rotated each round) pinned to core %d; clients (curl piped into "
+            "fill: a root updcached (TLS + plain, 1 worker, access log on, files in page cache) pinned to core %d "
+            "and each front server in turn (one at a time, rotated each round) %s; clients (curl piped into "
             "xxhsum -H2, XXH128 compared with the published file's; the ranges: Python http.client, 8 keep-alive connections) on core %d; "
             "every case cold at the front (updcache: a fresh store from `updcache sync --once` + restart; nginx: cache dir emptied + "
             "restart; varnish: restart). Fronts: updcache = updcached fill = on-demand (1 worker, 1 MiB ranged "
             "GETs, 4 per file in flight); nginx-lock = proxy_cache + proxy_cache_lock (lock_age 2m, "
             "lock_timeout 1h, as lancache); nginx-slice = the same + slice 1m, key $uri$slice_range, Range "
             "$slice_range, proxy_cache_valid 200 206 (lancache); varnish = varnishd -b, builtin VCL, streaming, "
-            "-s malloc,2G." % (run.server_cpu, run.gen_cpu),
+            "-s malloc,2G." % (run.server_cpu, "free to use cores %s (UC_FILL_FRONT_CPUS=all)" % run.all_cpus
+                                if FRONT_ALL else "pinned to core %d too" % run.server_cpu, run.gen_cpu),
             "fill cases: a = a cold 256 MiB file, 1 client; b = the same, %d clients at once (done = the last "
             "client's end from the first start); c = %d ranges of 1 MiB at offsets from random.Random(%d) "
             "(not block-aligned), %d clients, each 206 checked (status, Content-Range, bytes); they touch %s "
