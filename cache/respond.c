@@ -514,7 +514,7 @@ static void plan(struct uc_conn *c, const struct uc_resp_file *f)
      * small body (a whole small file, or express's 1-16 KiB ranges) is read into the
      * buffer through the ring and goes out in one send: no page probe and no sendfile
      * from the loop. By sendfile instead, express was 1.00x and 0.99x nginx on the EPYC
-     * host, read 1.94x and 2.25x (RESULTS.md, "small ranges read again"); on the Xeon
+     * host, read 1.94x and 2.25x (RESULTS.md, "Issue 10 on the EPYC host again"); on the Xeon
      * host sendfile was ahead, 0.84x against 0.77-0.79x (RESULTS.md "Issue 10 on the
      * Xeon host"): the syscalls cost more on the one, the copy on the other.
      */

@@ -42,8 +42,8 @@
  * bodies over 1 MiB, which won on a Xeon host (256m 1.17x lighttpd against 0.89x, bits
  * 1.19x against 0.89x, RESULTS.md 2026-12-03 14:00), lost on the EPYC host in two
  * alternated pairs of bench/run --rounds 2 (256m 0.85x and 0.76x against 0.94x and
- * 1.03x with 256 KiB, bits 0.90x and 0.69x against 1.02x and 1.03x; RESULTS.md "small
- * ranges read again"). Which host a deployment is like is not known here; 256 KiB is
+ * 1.03x with 256 KiB, bits 0.90x and 0.69x against 1.02x and 1.03x; RESULTS.md "Issue 10
+ * on the EPYC host again"). Which host a deployment is like is not known here; 256 KiB is
  * the figure that also met on the Xeon host for responses up to 1 MiB.
  */
 #define TURN_BYTES (256 * 1024)
