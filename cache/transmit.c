@@ -1,8 +1,9 @@
 /*
  * Transmission of a planned response (transmit.h). Two paths:
  *
- *   memory only (errors, JSON, small and hot files): one send through the ring, whose
- *     submission is batched with every other connection's.
+ *   memory only (errors, JSON, hot files, small files and small ranges read into the
+ *     buffer through the ring): one send through the ring, whose submission is batched
+ *     with every other connection's.
  *   with file ranges: from the worker's own context, on the non-blocking socket.
  *     The memory pieces (the head, multipart part heads and tail) go out by
  *     send(MSG_MORE), so the head leaves in the same packet as the first body bytes.
