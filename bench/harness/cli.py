@@ -46,7 +46,9 @@ Prints one table of medians and of per-round ratios; writes raw results to --out
   --help           this text
 
 UPDCACHED_BIN=/path/to/updcached measures another build of the daemon, UPDCACHE_BIN=/path/to/updcache
-another build of the tool (sync, add, ingest).
+another build of the tool (sync, add, ingest). UPDCACHED_B_BIN=/path/to/updcached adds that build
+as a fourth column (updcache-b) of the content scenarios, alternated with the others in the same
+rounds, with its ratios to lighttpd and to updcache: an A/B that host drift between runs does not blur.
 
 scenarios (default all but %(ondemand)s): %(all)s
 

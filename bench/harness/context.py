@@ -47,6 +47,7 @@ class Run:
         self.repo = repo
         self.updcache = os.environ.get("UPDCACHE_BIN") or os.path.join(repo, "build/tools/updcache")
         self.updcached = os.environ.get("UPDCACHED_BIN") or os.path.join(repo, "build/cache/updcached")
+        self.updcached_b = os.environ.get("UPDCACHED_B_BIN")  # a second build, its own column
         self.gen_bin = os.path.join(repo, "build/bench/updcache-bench")
         self.server_cpu = SERVER_CPU
         self.gen_cpu = GEN_CPU

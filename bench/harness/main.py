@@ -12,7 +12,7 @@ import time
 from . import cli, results, scenarios, spawn, store
 from .context import Fatal, Run, note
 from .loadgen import Generator
-from .servers import CONTENT
+from .servers import content
 from .table import Table
 
 TOOLS = ("nginx", "lighttpd", "curl", "taskset", "openssl", "xargs")
@@ -55,7 +55,7 @@ def execute(run, scens):
     if any(s.needs_store for s in scens):
         run.store.prepare()
     if any(s.uses_servers for s in scens):
-        for cls in CONTENT:
+        for cls in content(run):
             srv = cls(run)
             run.servers[srv.column] = srv
             srv.start()

@@ -3,14 +3,16 @@ per-round ratios; each scenario adds its own rows through Table."""
 import platform
 
 from . import stats
-from .servers import COLUMNS
+from .servers import content
 
 # The chart shows the headline metrics only: throughput, CPU cost, memory per connection.
 PLOTTED = {"gibps", "cpu_us", "cpu_gib", "rss_per_conn_kib"}
 
 
 def cols(*c):
-    return "%-12s| %-26s| %-34s| %-18s| %-18s" % c
+    """Scenario, metric, then one cell per server column (the first one wider)."""
+    widths = [12, 26, 34] + [18] * (len(c) - 3)
+    return "| ".join("%-*s" % (w, v) for w, v in zip(widths, c))
 
 
 def rcol(v):
@@ -22,11 +24,15 @@ class Table:
         self.run = run
         self.lines = []
         self.scen = None
+        self.columns = tuple(c.column for c in content(run))
 
     def pairs(self):
         """updcache against both, or lighttpd/nginx while updcache is n/a."""
         if not self.run.servers.get("updcache") or not self.run.servers["updcache"].na:
-            return [("updcache", "nginx"), ("updcache", "lighttpd")]
+            pairs = [("updcache", "nginx"), ("updcache", "lighttpd")]
+            if "updcache-b" in self.columns:
+                pairs += [("updcache-b", "lighttpd"), ("updcache-b", "updcache")]
+            return pairs
         return [("lighttpd", "nginx")]
 
     def na(self, column):
@@ -57,14 +63,14 @@ class Table:
 
     def row(self, label, metric, form):
         s = self.scen.name
-        line = cols(s, label, *(self.cell(metric, form, c) for c in COLUMNS))
+        line = cols(s, label, *(self.cell(metric, form, c) for c in self.columns))
         for a, b in self.pairs():
             line += rcol(self.ratio_cell(metric, a, b, "%s %s" % (s, label)))
         self.lines.append(line)
 
     def text_row(self, label, *cells):
         """The same text in every server column that has one (e.g. updcache's only)."""
-        cells = list(cells) + ["-"] * (3 - len(cells))
+        cells = list(cells) + ["-"] * (len(self.columns) - len(cells))
         self.lines.append(cols(self.scen.name, label, *cells) + "".join(rcol("-") for _ in self.pairs()))
 
     def raw(self, line):
@@ -73,7 +79,7 @@ class Table:
     def errors_row(self):
         """Errors must be 0; when they are not, the row shows them."""
         rec = self.run.rec
-        bad = any(v is None or v != 0 for c in COLUMNS for v in rec.get(self.scen.name, c, "errors") or [])
+        bad = any(v is None or v != 0 for c in self.columns for v in rec.get(self.scen.name, c, "errors") or [])
         if not bad:
             return
 
@@ -82,7 +88,7 @@ class Table:
                 return "n/a"
             v = rec.get(self.scen.name, c, "errors")
             return " ".join("x" if x is None else str(x) for x in v) if v else "-"
-        self.text_row("ERRORS per round", *(lst(c) for c in COLUMNS))
+        self.text_row("ERRORS per round", *(lst(c) for c in self.columns))
 
     def render(self, scenarios):
         run = self.run
@@ -93,7 +99,7 @@ class Table:
             "%d rounds of %d s after a %d s warm-up, servers alternating" % (
                 run.server_cpu, run.gen.name, run.gen_cpu, o.rounds, o.duration, o.warm),
             "server columns: median over rounds; ratios: median (min-max) of the per-round ratios",
-            cols("scenario", "metric", *COLUMNS) + "".join(rcol("%s/%s" % p) for p in self.pairs())]
+            cols("scenario", "metric", *self.columns) + "".join(rcol("%s/%s" % p) for p in self.pairs())]
         for s in scenarios:
             self.scen = s
             s.rows(self)

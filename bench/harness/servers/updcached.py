@@ -26,6 +26,15 @@ class Updcached(Server):
         return [self.run.updcached, "--config", path]
 
 
+class UpdcachedB(Updcached):
+    """Another build of updcached (UPDCACHED_B_BIN) on the same store, in the same rounds:
+    an A/B of two builds alternated with the peers, not across runs minutes apart."""
+    column = "updcache-b"
+
+    def command(self, path):
+        return [self.run.updcached_b, "--config", path]
+
+
 class UpdcachedTLS(Updcached):
     """Ready when it hands out a downstream cookie (kept in cookie)."""
     template = "updcached-tls.conf.in"
