@@ -13,9 +13,11 @@
  *     io-wq, where waiting on the disk stalls no one), then pipe -> socket from here.
  *
  * Socket full (EAGAIN): a POLL_ADD for POLLOUT through the ring resumes the send. One
- * connection sends at most TURN_BYTES per turn and then queues the same poll, which
- * completes at once on a writable socket: the other connections' completions of the
- * same batch are handled before it goes on.
+ * connection sends at most TURN_BYTES per turn and then yields without the ring
+ * (uc_conn_defer): it goes on after the completions of the next reap, so the other
+ * connections go first, and a socket that is still writable costs no poll. Against a
+ * POLL_ADD per turn, in A/B rounds of the same runs (RESULTS.md 2026-12-04), it was
+ * within the host's noise: bits +5%, +2% and -3% in three runs, 1m +3%, do-ranges +2%.
  */
 #include "transmit.h"
 
@@ -340,8 +342,8 @@ static void pump_direct(struct uc_conn *c)
     struct uc_xfer *x = c->x;
     uint64_t budget = TURN_BYTES;
     while (!plan_done(x)) {
-        if (budget == 0) { /* yield: the poll completes at once on a writable socket */
-            wait_writable(c);
+        if (budget == 0) { /* yield: the others' completions of the batch go first */
+            uc_conn_defer(c, OP_POLL_OUT, POLLOUT);
             return;
         }
         bool async = false;

@@ -74,6 +74,24 @@ static unsigned reap(struct uc_worker *w)
     return n;
 }
 
+/* The deferred completions (uc_conn_defer) join the queue behind the ring's. */
+static void move_deferred(struct uc_worker *w)
+{
+    if (!w->yq_n)
+        return;
+    if (w->cq_n + w->yq_n > w->cq_cap) {
+        unsigned cap = w->cq_n + w->yq_n;
+        struct uc_cqe *q = realloc(w->cq_q, (size_t)cap * sizeof(*q));
+        if (!q)
+            return; /* out of memory: they wait for the next round */
+        w->cq_q = q;
+        w->cq_cap = cap;
+    }
+    memcpy(w->cq_q + w->cq_n, w->yq, (size_t)w->yq_n * sizeof(*w->yq));
+    w->cq_n += w->yq_n;
+    w->yq_n = 0;
+}
+
 /*
  * The SQ is full: submit it. A kernel whose completion queue is full refuses with
  * -EBUSY (and one short of memory with -EAGAIN) until completions are taken off the
@@ -110,6 +128,25 @@ struct io_uring_sqe *uc_sqe(struct uc_worker *w)
 void uc_conn_submit(struct uc_conn *c, struct io_uring_sqe *sqe, enum uc_op op)
 {
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | op);
+    c->inflight++;
+}
+
+void uc_conn_defer(struct uc_conn *c, enum uc_op op, int res)
+{
+    struct uc_worker *w = c->w;
+    if (w->yq_n == w->yq_cap) {
+        unsigned cap = w->yq_cap ? w->yq_cap * 2 : 64;
+        struct uc_cqe *q = realloc(w->yq, (size_t)cap * sizeof(*q));
+        if (!q) { /* out of memory: the ring's way, which always works */
+            struct io_uring_sqe *sqe = uc_sqe(w);
+            io_uring_prep_nop(sqe);
+            uc_conn_submit(c, sqe, op);
+            return;
+        }
+        w->yq = q;
+        w->yq_cap = cap;
+    }
+    w->yq[w->yq_n++] = (struct uc_cqe){(uint64_t)(uintptr_t)c | op, res, 0};
     c->inflight++;
 }
 
@@ -347,7 +384,8 @@ void *uc_worker_run(void *arg)
     arm_wake(w);
     arm_tick(w);
     for (;;) {
-        rc = io_uring_submit_and_wait(&w->ring, 1);
+        /* Connections that used their turn are resumed without waiting for the ring. */
+        rc = io_uring_submit_and_wait(&w->ring, w->yq_n ? 0 : 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             /* Not a transient condition: spinning on it would burn a core forever. */
             fprintf(stderr, "updcached: worker %u: io_uring_enter failed: %s; stopping\n", w->id,
@@ -358,6 +396,7 @@ void *uc_worker_run(void *arg)
         w->now_ns = uc_now_ns();
         w->wall_s = time(NULL);
         reap(w);
+        move_deferred(w);
         /* A handler may reap more (uc_sqe()): they join the end of the queue, in order.
          * Each entry is copied out first, as the queue may move when it grows. */
         while (w->cq_pos < w->cq_n) {
@@ -546,6 +585,7 @@ void uc_worker_destroy(struct uc_worker *w)
         close(nl);
     uc_worker_pool_free(w);
     free(w->cq_q);
+    free(w->yq);
     free(w->br);
     free(w->br_bufs);
     free(w->scratch);
