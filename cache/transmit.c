@@ -17,7 +17,7 @@
  * (uc_conn_defer): it goes on after the completions of the next reap, so the other
  * connections go first, and a socket that is still writable costs no poll. Against a
  * POLL_ADD per turn, in A/B rounds of the same runs (RESULTS.md 2026-12-04), it was
- * within the host's noise: bits +5%, +2% and -3% in three runs, 1m +3%, do-ranges +2%.
+ * within the host's noise: bits +5%, +2%, -3% and +6% in four runs, 1m +3%, do-ranges +2%.
  */
 #include "transmit.h"
 
