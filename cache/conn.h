@@ -117,7 +117,8 @@ struct uc_conn {
     struct uc_conn *prev, *next; /* the timer queue */
     int64_t tq_since_ns;         /* when it entered the queue (or last made progress) */
     int fd;
-    unsigned inflight; /* SQEs submitted and not yet completed */
+    unsigned inflight;          /* SQEs submitted and not yet completed, and a queued yield */
+    struct uc_conn *yield_next; /* the worker's yield queue (uc_conn_yield) */
     enum uc_conn_state state;
     uint8_t tq;
     bool recv_armed;  /* a receive is in flight (multishot: until its last CQE) */
@@ -177,8 +178,9 @@ struct uc_worker {
     struct uc_conn *tq_head[TQ_COUNT], *tq_tail[TQ_COUNT];
     struct uc_cqe *cq_q; /* completions taken from the ring, handled in order */
     unsigned cq_n, cq_pos, cq_cap;
-    struct uc_cqe *yq; /* connections that used their turn, resumed after the next reap */
-    unsigned yq_n, yq_cap;
+    /* Connections that used their turn, resumed after the next reap (uc_conn_yield). */
+    struct uc_conn *yield_head, *yield_tail;
+    unsigned nyield;
     struct uc_conn *fill_waiters; /* connections waiting for fill blocks (transmit.c) */
     struct uc_freelist xfers;     /* request states, reused before malloc */
     struct uc_freelist ins;       /* first-size input buffers, likewise */
@@ -202,8 +204,8 @@ struct uc_worker {
 /* worker.c */
 struct io_uring_sqe *uc_sqe(struct uc_worker *w);
 void uc_conn_submit(struct uc_conn *c, struct io_uring_sqe *sqe, enum uc_op op);
-/* Complete op for c with res after the completions of the next reap, without the ring. */
-void uc_conn_defer(struct uc_conn *c, enum uc_op op, int res);
+/* An OP_POLL_OUT completion for c after those of the next reap, without the ring. */
+void uc_conn_yield(struct uc_conn *c);
 int64_t uc_now_ns(void);
 
 /* conn.c */

@@ -14,7 +14,7 @@
  *
  * Socket full (EAGAIN): a POLL_ADD for POLLOUT through the ring resumes the send. One
  * connection sends at most TURN_BYTES per turn and then yields without the ring
- * (uc_conn_defer): it goes on after the completions of the next reap, so the other
+ * (uc_conn_yield): it goes on after the completions of the next reap, so the other
  * connections go first, and a socket that is still writable costs no poll. Against a
  * POLL_ADD per turn, in A/B rounds of the same runs (RESULTS.md 2026-12-04), it was
  * within the host's noise: bits +5%, +2%, -3% and +6% in four runs, 1m +3%, do-ranges +2%.
@@ -343,7 +343,7 @@ static void pump_direct(struct uc_conn *c)
     uint64_t budget = TURN_BYTES;
     while (!plan_done(x)) {
         if (budget == 0) { /* yield: the others' completions of the batch go first */
-            uc_conn_defer(c, OP_POLL_OUT, POLLOUT);
+            uc_conn_yield(c);
             return;
         }
         bool async = false;

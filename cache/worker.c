@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,25 +43,30 @@ int64_t uc_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/*
- * Move the completions waiting in the CQ ring to the worker's queue, behind those not
- * handled yet, and free their ring slots. Returns how many moved. Growing the queue
- * only happens under uc_sqe(); the main loop drains it before each reap and it starts
- * as large as the ring.
- */
-static unsigned reap(struct uc_worker *w)
+/* Room in the worker's queue for want more entries: how many fit (fewer only when out
+ * of memory). */
+static unsigned cq_room(struct uc_worker *w, unsigned want)
 {
-    unsigned ready = io_uring_cq_ready(&w->ring);
-    if (w->cq_n + ready > w->cq_cap) {
-        unsigned cap = w->cq_cap * 2 >= w->cq_n + ready ? w->cq_cap * 2 : w->cq_n + ready;
+    if (w->cq_n + want > w->cq_cap) {
+        unsigned cap = w->cq_cap * 2 >= w->cq_n + want ? w->cq_cap * 2 : w->cq_n + want;
         struct uc_cqe *q = realloc(w->cq_q, (size_t)cap * sizeof(*q));
         if (q) {
             w->cq_q = q;
             w->cq_cap = cap;
         }
-        if (w->cq_n + ready > w->cq_cap)
-            ready = w->cq_cap - w->cq_n; /* out of memory: take what fits */
     }
+    return w->cq_n + want <= w->cq_cap ? want : w->cq_cap - w->cq_n;
+}
+
+/*
+ * Move the completions waiting in the CQ ring to the worker's queue, behind those not
+ * handled yet, and free their ring slots. Returns how many moved. The queue starts as
+ * large as the ring and the main loop drains it before each reap: it grows only under
+ * uc_sqe(), or when the yields queued behind a full reap are many (move_yields).
+ */
+static unsigned reap(struct uc_worker *w)
+{
+    unsigned ready = cq_room(w, io_uring_cq_ready(&w->ring)); /* the rest stays in the ring */
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
     io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -74,22 +80,19 @@ static unsigned reap(struct uc_worker *w)
     return n;
 }
 
-/* The deferred completions (uc_conn_defer) join the queue behind the ring's. */
-static void move_deferred(struct uc_worker *w)
+/* The queued yields (uc_conn_yield) join the queue behind the ring's completions; those
+ * that do not fit (out of memory) wait for the next round. */
+static void move_yields(struct uc_worker *w)
 {
-    if (!w->yq_n)
-        return;
-    if (w->cq_n + w->yq_n > w->cq_cap) {
-        unsigned cap = w->cq_n + w->yq_n;
-        struct uc_cqe *q = realloc(w->cq_q, (size_t)cap * sizeof(*q));
-        if (!q)
-            return; /* out of memory: they wait for the next round */
-        w->cq_q = q;
-        w->cq_cap = cap;
+    for (unsigned n = cq_room(w, w->nyield); n; n--) {
+        struct uc_conn *c = w->yield_head;
+        w->yield_head = c->yield_next;
+        c->yield_next = NULL;
+        w->nyield--;
+        w->cq_q[w->cq_n++] = (struct uc_cqe){(uint64_t)(uintptr_t)c | OP_POLL_OUT, POLLOUT, 0};
     }
-    memcpy(w->cq_q + w->cq_n, w->yq, (size_t)w->yq_n * sizeof(*w->yq));
-    w->cq_n += w->yq_n;
-    w->yq_n = 0;
+    if (!w->yield_head)
+        w->yield_tail = NULL;
 }
 
 /*
@@ -131,23 +134,16 @@ void uc_conn_submit(struct uc_conn *c, struct io_uring_sqe *sqe, enum uc_op op)
     c->inflight++;
 }
 
-void uc_conn_defer(struct uc_conn *c, enum uc_op op, int res)
+void uc_conn_yield(struct uc_conn *c)
 {
     struct uc_worker *w = c->w;
-    if (w->yq_n == w->yq_cap) {
-        unsigned cap = w->yq_cap ? w->yq_cap * 2 : 64;
-        struct uc_cqe *q = realloc(w->yq, (size_t)cap * sizeof(*q));
-        if (!q) { /* out of memory: the ring's way, which always works */
-            struct io_uring_sqe *sqe = uc_sqe(w);
-            io_uring_prep_nop(sqe);
-            uc_conn_submit(c, sqe, op);
-            return;
-        }
-        w->yq = q;
-        w->yq_cap = cap;
-    }
-    w->yq[w->yq_n++] = (struct uc_cqe){(uint64_t)(uintptr_t)c | op, res, 0};
-    c->inflight++;
+    if (w->yield_tail)
+        w->yield_tail->yield_next = c;
+    else
+        w->yield_head = c;
+    w->yield_tail = c;
+    w->nyield++;
+    c->inflight++; /* held like an operation in flight: a close waits for it */
 }
 
 static void worker_submit(struct uc_worker *w, struct io_uring_sqe *sqe, enum uc_op op)
@@ -385,7 +381,7 @@ void *uc_worker_run(void *arg)
     arm_tick(w);
     for (;;) {
         /* Connections that used their turn are resumed without waiting for the ring. */
-        rc = io_uring_submit_and_wait(&w->ring, w->yq_n ? 0 : 1);
+        rc = io_uring_submit_and_wait(&w->ring, w->nyield ? 0 : 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             /* Not a transient condition: spinning on it would burn a core forever. */
             fprintf(stderr, "updcached: worker %u: io_uring_enter failed: %s; stopping\n", w->id,
@@ -396,7 +392,7 @@ void *uc_worker_run(void *arg)
         w->now_ns = uc_now_ns();
         w->wall_s = time(NULL);
         reap(w);
-        move_deferred(w);
+        move_yields(w);
         /* A handler may reap more (uc_sqe()): they join the end of the queue, in order.
          * Each entry is copied out first, as the queue may move when it grows. */
         while (w->cq_pos < w->cq_n) {
@@ -585,7 +581,6 @@ void uc_worker_destroy(struct uc_worker *w)
         close(nl);
     uc_worker_pool_free(w);
     free(w->cq_q);
-    free(w->yq);
     free(w->br);
     free(w->br_bufs);
     free(w->scratch);
